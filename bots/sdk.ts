@@ -1,0 +1,187 @@
+/**
+ * The hive bot SDK: a JS/TS bot in a few lines.
+ *
+ *   import { runBot } from './sdk.ts';
+ *   runBot({ handlers: { echo: (payload) => payload } });
+ *
+ * It speaks the daemon's protocol over the Node IPC channel when forked by
+ * hived, or as JSON lines on stdin/stdout otherwise; sends `ready` and
+ * heartbeats; runs tasks concurrently; honours `cancel` and `shutdown`; and
+ * exits when the daemon goes away, so a bot never outlives its supervisor.
+ */
+import { createInterface } from 'node:readline';
+import {
+  BotEnv,
+  BotMessageType,
+  type DaemonToBot,
+  type ResultMessage,
+  type TaskMessage,
+} from '../protocol/bot.ts';
+
+export interface TaskContext {
+  id: string;
+  type: string;
+  attempt: number;
+  timeoutMs: number;
+  /** Aborted when the daemon cancels the task or it runs out of time. */
+  signal: AbortSignal;
+  /** This bot's name (`echo-0`). */
+  bot: string;
+}
+
+export type TaskHandler = (payload: unknown, ctx: TaskContext) => unknown;
+
+export interface BotOptions {
+  /** Handlers by task type; a single function handles every type. */
+  handlers: Record<string, TaskHandler> | TaskHandler;
+  /** Reported in the ready message (shown by `hive bots ls`). */
+  version?: string;
+  /** Runs before the process exits on shutdown (close files, flush). */
+  onShutdown?: () => void | Promise<void>;
+}
+
+/** Throw this for a failure that retrying cannot fix; the task fails at once. */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}
+
+type Send = (message: Record<string, unknown>) => void;
+
+interface Transport {
+  send: Send;
+  onMessage(listener: (message: DaemonToBot) => void): void;
+  onClose(listener: () => void): void;
+}
+
+function ipcTransport(): Transport {
+  return {
+    send: (message) => {
+      if (process.connected) process.send?.(message);
+    },
+    onMessage: (listener) => process.on('message', (m) => listener(m as DaemonToBot)),
+    onClose: (listener) => process.on('disconnect', listener),
+  };
+}
+
+function stdioTransport(): Transport {
+  // stdout carries the protocol: route console.log to stderr so a stray print cannot corrupt it.
+  console.log = console.error;
+  console.info = console.error;
+  const lines = createInterface({ input: process.stdin });
+  return {
+    send: (message) => process.stdout.write(`${JSON.stringify(message)}\n`),
+    onMessage: (listener) =>
+      lines.on('line', (line) => {
+        try {
+          listener(JSON.parse(line) as DaemonToBot);
+        } catch {
+          // not a protocol line; ignore
+        }
+      }),
+    onClose: (listener) => lines.on('close', listener),
+  };
+}
+
+export interface RunningBot {
+  readonly name: string;
+  /** Tasks running right now. */
+  readonly inflight: number;
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+}
+
+/** Starts the bot loop; returns at once. */
+export function runBot(options: BotOptions): RunningBot {
+  const transport = typeof process.send === 'function' ? ipcTransport() : stdioTransport();
+  const name = process.env[BotEnv.Name] ?? 'bot';
+  const heartbeatMs = Number(process.env[BotEnv.HeartbeatMs]) || 1000;
+  const running = new Map<string, AbortController>();
+  let shuttingDown = false;
+
+  const heartbeat = setInterval(
+    () => transport.send({ type: BotMessageType.Heartbeat }),
+    heartbeatMs,
+  );
+
+  const exit = async (code: number) => {
+    clearInterval(heartbeat);
+    try {
+      await options.onShutdown?.();
+    } finally {
+      process.exit(code);
+    }
+  };
+
+  const finish = (message: ResultMessage) => {
+    if (!running.delete(message.id)) return;
+    transport.send(message as unknown as Record<string, unknown>);
+    if (shuttingDown && running.size === 0) void exit(0);
+  };
+
+  const runTask = async (task: TaskMessage) => {
+    const controller = new AbortController();
+    running.set(task.id, controller);
+    const handler =
+      typeof options.handlers === 'function' ? options.handlers : options.handlers[task.taskType];
+    const base = { type: 'result' as const, id: task.id, token: task.token };
+    if (!handler) {
+      finish({
+        ...base,
+        ok: false,
+        error: { message: `no handler for task type ${task.taskType}`, retryable: false },
+      });
+      return;
+    }
+    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(task.timeoutMs)]);
+    try {
+      const result = await handler(task.payload, {
+        id: task.id,
+        type: task.taskType,
+        attempt: task.attempt,
+        timeoutMs: task.timeoutMs,
+        signal,
+        bot: name,
+      });
+      finish({ ...base, ok: true, result: result === undefined ? null : result });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      finish({
+        ...base,
+        ok: false,
+        error: { message, retryable: !(error instanceof PermanentError) },
+      });
+    }
+  };
+
+  transport.onMessage((message) => {
+    switch (message?.type) {
+      case BotMessageType.Task:
+        void runTask(message);
+        break;
+      case BotMessageType.Cancel:
+        running.get(message.id)?.abort(new Error(message.reason));
+        running.delete(message.id);
+        break;
+      case BotMessageType.Shutdown:
+        shuttingDown = true;
+        if (running.size === 0) void exit(0);
+        else setTimeout(() => void exit(0), message.graceMs).unref();
+        break;
+    }
+  });
+  // The daemon is gone (even if it was SIGKILLed): do not outlive it.
+  transport.onClose(() => void exit(0));
+  process.on('SIGTERM', () => void exit(0));
+
+  transport.send({
+    type: BotMessageType.Ready,
+    ...(options.version ? { version: options.version } : {}),
+  });
+
+  return {
+    name,
+    get inflight() {
+      return running.size;
+    },
+    log: (level, message) => transport.send({ type: BotMessageType.Log, level, message }),
+  };
+}

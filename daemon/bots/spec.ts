@@ -1,0 +1,156 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { HiveError } from '../../protocol/errors.ts';
+import type { BotKindConfig, RestartPolicy } from '../config/schema.ts';
+import type { Spawner } from './bot.ts';
+
+/** A bot kind's settings resolved once (paths, transport, defaults), not on every spawn. */
+export interface BotSpec {
+  kind: string;
+  /** The program to exec: the daemon's Node for ipc bots, else the resolved command. */
+  file: string;
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  transport: 'ipc' | 'stdio';
+  taskTypes: ReadonlySet<string>;
+  concurrency: number;
+  memoryLimitBytes: number | undefined;
+  startTimeoutMs: number;
+  stopTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  taskTimeoutMs: number;
+  restart: RestartPolicy;
+}
+
+const NODE_SCRIPT = /\.(c|m)?(j|t)s$/;
+
+export function resolveSpec(
+  kind: string,
+  config: BotKindConfig,
+  context: { baseDir: string; defaultTaskTimeoutMs: number; compileCacheDir?: string },
+): BotSpec {
+  const cwd = resolve(context.baseDir, config.cwd ?? '.');
+  const looksLikeNode = NODE_SCRIPT.test(config.command);
+  const transport =
+    config.transport === 'auto' ? (looksLikeNode ? 'ipc' : 'stdio') : config.transport;
+  if (transport === 'ipc' && !looksLikeNode) {
+    throw new HiveError(
+      'HIVE_CONFIG_INVALID',
+      `bots.${kind}.command: transport ipc needs a Node script (.js, .mjs, .cjs, .ts), got ${JSON.stringify(config.command)}`,
+    );
+  }
+  const env: Record<string, string> = { ...config.env };
+  if (context.compileCacheDir && !env.NODE_COMPILE_CACHE)
+    env.NODE_COMPILE_CACHE = context.compileCacheDir;
+  if (looksLikeNode) {
+    const script = resolve(cwd, config.command);
+    assertExists(kind, script, constants.R_OK);
+    return base({ file: process.execPath, argv: [script, ...config.args] });
+  }
+  return base({ file: findExecutable(kind, config.command, cwd), argv: config.args });
+
+  function base(launch: { file: string; argv: string[] }): BotSpec {
+    return {
+      kind,
+      ...launch,
+      env,
+      cwd,
+      transport,
+      taskTypes: new Set(config.taskTypes ?? [kind]),
+      concurrency: config.concurrency,
+      memoryLimitBytes: config.memoryLimitMb ? config.memoryLimitMb * 1024 * 1024 : undefined,
+      startTimeoutMs: config.startTimeoutMs,
+      stopTimeoutMs: config.stopTimeoutMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      heartbeatTimeoutMs: config.heartbeatTimeoutMs,
+      taskTimeoutMs: config.taskTimeoutMs ?? context.defaultTaskTimeoutMs,
+      restart: config.restart,
+    };
+  }
+}
+
+function assertExists(kind: string, path: string, mode: number): void {
+  try {
+    accessSync(path, mode);
+  } catch {
+    throw new HiveError(
+      'HIVE_CONFIG_INVALID',
+      `bots.${kind}.command: ${path} does not exist or is not accessible`,
+    );
+  }
+}
+
+/** Finds the command the way a shell would, so a typo is a config error and not a crash loop. */
+function findExecutable(kind: string, command: string, cwd: string): string {
+  if (command.includes('/')) {
+    const path = isAbsolute(command) ? command : resolve(cwd, command);
+    assertExists(kind, path, constants.X_OK);
+    return path;
+  }
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, command);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // keep looking
+    }
+  }
+  throw new HiveError(
+    'HIVE_CONFIG_INVALID',
+    `bots.${kind}.command: ${command} was not found on PATH`,
+  );
+}
+
+/** Variables of the daemon's own supervisor that a bot must not see (it could signal systemd). */
+const PRIVATE_ENV = [
+  'NOTIFY_SOCKET',
+  'WATCHDOG_USEC',
+  'WATCHDOG_PID',
+  'LISTEN_FDS',
+  'LISTEN_PID',
+  'LISTEN_FDNAMES',
+];
+
+const SETPRIV = '/usr/bin/setpriv';
+
+function hasSetpriv(): boolean {
+  try {
+    accessSync(SETPRIV, constants.X_OK);
+    return process.platform === 'linux';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Launches bots in their own process group (so a stop reaches their
+ * children, and a Ctrl-C in the daemon's terminal does not reach them
+ * before the daemon decides), with PR_SET_PDEATHSIG through util-linux
+ * `setpriv` where present, so the kernel kills a bot when the daemon dies
+ * even by SIGKILL. Node has no prctl binding; setpriv execs in place and
+ * keeps the IPC file descriptor.
+ */
+export function createSpawner(): Spawner {
+  const wrap = hasSetpriv();
+  const inherited: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of PRIVATE_ENV) delete inherited[key];
+  return {
+    spawn(spec, extraEnv): ChildProcess {
+      const file = wrap ? SETPRIV : spec.file;
+      const argv = wrap ? ['--pdeathsig', 'KILL', '--', spec.file, ...spec.argv] : spec.argv;
+      return spawn(file, argv, {
+        cwd: spec.cwd,
+        env: { ...inherited, ...spec.env, ...extraEnv },
+        stdio:
+          spec.transport === 'ipc' ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'],
+        detached: true,
+        serialization: 'json',
+      });
+    },
+  };
+}

@@ -1,0 +1,325 @@
+import { HiveError } from '../../protocol/errors.ts';
+import type { Clock } from '../core/clock.ts';
+import { TypedEmitter } from '../core/events.ts';
+import type { Logger } from '../logs/log-hub.ts';
+import type { JsonDocument } from '../store/json-document.ts';
+import { Bot, type BotEvents, type BotExit, type Spawner } from './bot.ts';
+import { readProcStat, readRssBytes, signalGroup } from './proc.ts';
+import type { BotSpec } from './spec.ts';
+
+/** What the registry document remembers of each bot, for status and orphan cleanup. */
+export interface RegistryBot {
+  kind: string;
+  pid: number | null;
+  startTicks: number | null;
+  state: string;
+  restarts: number;
+  tasksDone: number;
+  startedAt: number;
+}
+
+export interface RegistryDoc {
+  bots: Record<string, RegistryBot>;
+  /** Instance counts set by `hive bots scale`, with the config value they override. */
+  scale: Record<string, { instances: number; configInstances: number }>;
+}
+
+export const EMPTY_REGISTRY: RegistryDoc = { bots: {}, scale: {} };
+
+export interface SupervisorEvents {
+  /** A bot became ready: it can take tasks. */
+  ready: Bot;
+  /** A bot process ended; its in-flight tasks need a new home. */
+  exit: BotExit;
+  message: BotEvents['message'];
+}
+
+interface KindPool {
+  spec: BotSpec;
+  /** Instances from config (before any scale override). */
+  configInstances: number;
+  instances: number;
+  bots: Bot[];
+}
+
+/**
+ * Owns every bot: pools per kind, restarts with exponential backoff and a
+ * crash-loop limit, memory and heartbeat enforcement, scaling.
+ */
+export class BotSupervisor extends TypedEmitter<SupervisorEvents> {
+  readonly #pools = new Map<string, KindPool>();
+  readonly #byName = new Map<string, Bot>();
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #spawner: Spawner;
+  readonly #registry: JsonDocument<RegistryDoc>;
+  readonly #crashTimes = new Map<string, number[]>();
+  readonly #consecutiveCrashes = new Map<string, number>();
+  readonly #restartTimers = new Map<string, NodeJS.Timeout>();
+  #closing = false;
+
+  constructor(deps: {
+    clock: Clock;
+    log: Logger;
+    spawner: Spawner;
+    registry: JsonDocument<RegistryDoc>;
+  }) {
+    super();
+    this.#clock = deps.clock;
+    this.#log = deps.log;
+    this.#spawner = deps.spawner;
+    this.#registry = deps.registry;
+  }
+
+  /**
+   * Kills bots a crashed daemon left behind (the kernel's parent-death
+   * signal normally got them). A pid is only trusted with its start time,
+   * so a recycled pid of an unrelated process is never touched.
+   */
+  reapOrphans(): string[] {
+    const reaped: string[] = [];
+    for (const [name, entry] of Object.entries(this.#registry.data.bots)) {
+      if (!entry.pid || entry.startTicks === null) continue;
+      const stat = readProcStat(entry.pid);
+      if (stat && stat.startTicks === entry.startTicks) {
+        signalGroup(stat.processGroup, 'SIGKILL');
+        reaped.push(`${name} (pid ${entry.pid})`);
+      }
+    }
+    return reaped;
+  }
+
+  /** Sets up the pools from resolved specs and starts every bot. */
+  start(specs: Map<string, { spec: BotSpec; instances: number }>): void {
+    for (const [kind, { spec, instances }] of specs) {
+      const override = this.#registry.data.scale[kind];
+      const effective =
+        override && override.configInstances === instances ? override.instances : instances;
+      const pool: KindPool = { spec, configInstances: instances, instances: effective, bots: [] };
+      this.#pools.set(kind, pool);
+      this.#resize(kind, pool);
+    }
+    this.#persist();
+  }
+
+  kinds(): string[] {
+    return [...this.#pools.keys()];
+  }
+
+  pool(kind: string): { spec: BotSpec; instances: number } | undefined {
+    const pool = this.#pools.get(kind);
+    return pool && { spec: pool.spec, instances: pool.instances };
+  }
+
+  bots(): Bot[] {
+    return [...this.#byName.values()];
+  }
+
+  get(name: string): Bot {
+    const bot = this.#byName.get(name);
+    if (!bot) throw new HiveError('HIVE_BOT_NOT_FOUND', `no bot named ${name}; see hive bots ls`);
+    return bot;
+  }
+
+  /** True when some configured kind handles this task type (even if no bot is up now). */
+  handles(taskType: string): boolean {
+    for (const pool of this.#pools.values()) if (pool.spec.taskTypes.has(taskType)) return true;
+    return false;
+  }
+
+  /** Bots that can take a task of this type right now. */
+  candidates(taskType: string): Bot[] {
+    const out: Bot[] = [];
+    for (const pool of this.#pools.values()) {
+      if (!pool.spec.taskTypes.has(taskType)) continue;
+      for (const bot of pool.bots) if (bot.available) out.push(bot);
+    }
+    return out;
+  }
+
+  /** Sets a kind's instance count now; remembered across daemon restarts. */
+  async scale(kind: string, instances: number): Promise<{ from: number; to: number }> {
+    const pool = this.#pools.get(kind);
+    if (!pool)
+      throw new HiveError(
+        'HIVE_BOT_KIND_NOT_FOUND',
+        `no bot kind named ${kind}; known: ${this.kinds().join(', ')}`,
+      );
+    const from = pool.instances;
+    pool.instances = instances;
+    this.#registry.data.scale[kind] = { instances, configInstances: pool.configInstances };
+    const stopping = this.#resize(kind, pool);
+    this.#persist();
+    await Promise.all(stopping);
+    return { from, to: instances };
+  }
+
+  /** Starts missing bots and stops surplus ones (highest index first). */
+  #resize(kind: string, pool: KindPool): Promise<void>[] {
+    const stopping: Promise<void>[] = [];
+    while (pool.bots.length < pool.instances) {
+      const index = pool.bots.length;
+      const bot = this.#createBot(kind, index, pool.spec);
+      pool.bots.push(bot);
+      bot.start();
+    }
+    while (pool.bots.length > pool.instances) {
+      const bot = pool.bots.pop()!;
+      this.#cancelRestart(bot.name);
+      stopping.push(
+        bot.stop('scaled down').then(() => {
+          this.#byName.delete(bot.name);
+          delete this.#registry.data.bots[bot.name];
+          this.#persist();
+        }),
+      );
+    }
+    return stopping;
+  }
+
+  /** Stops and starts one bot; also revives a bot marked failed. */
+  async restart(name: string): Promise<void> {
+    const bot = this.get(name);
+    this.#cancelRestart(name);
+    this.#crashTimes.delete(name);
+    this.#consecutiveCrashes.delete(name);
+    await bot.stop('restart requested');
+    if (this.#closing || !this.#isCurrent(bot)) return;
+    bot.restarts += 1;
+    bot.start();
+    this.#persist();
+  }
+
+  #createBot(kind: string, index: number, spec: BotSpec): Bot {
+    const bot = new Bot({ name: `${kind}-${index}`, kind, index }, spec, {
+      clock: this.#clock,
+      log: this.#log,
+      spawner: this.#spawner,
+    });
+    bot.on('ready', (b) => {
+      this.#log.info(`${b.name} ready`, {
+        bot: b.name,
+        pid: b.pid,
+        startMs: b.readyAt - b.startedAt,
+      });
+      this.#persist();
+      this.emit('ready', b);
+    });
+    bot.on('exit', (exit) => this.#onExit(exit));
+    bot.on('message', (m) => this.emit('message', m));
+    bot.on('output', ({ bot: b, line }) =>
+      this.#log.event('output', { bot: b.name, stream: line.stream, text: line.text }),
+    );
+    this.#byName.set(bot.name, bot);
+    return bot;
+  }
+
+  #isCurrent(bot: Bot): boolean {
+    return (
+      this.#byName.get(bot.name) === bot && (this.#pools.get(bot.kind)?.bots.includes(bot) ?? false)
+    );
+  }
+
+  #onExit(exit: BotExit): void {
+    const { bot } = exit;
+    const level = exit.requested ? 'info' : 'warn';
+    this.#log[level](`${bot.name} exited: ${exit.reason}`, {
+      bot: bot.name,
+      code: exit.code,
+      signal: exit.signal,
+      inflight: bot.inflight.size,
+    });
+    this.emit('exit', exit);
+    if (!exit.requested && !this.#closing && this.#isCurrent(bot)) this.#scheduleRestart(exit);
+    this.#persist();
+  }
+
+  #scheduleRestart(exit: BotExit): void {
+    const { bot } = exit;
+    const policy = bot.spec.restart;
+    const cleanExit = exit.code === 0 && exit.signal === null;
+    if (policy.policy === 'never' || (policy.policy === 'on-failure' && cleanExit)) return;
+    const now = this.#clock.now();
+    const times = (this.#crashTimes.get(bot.name) ?? []).filter((t) => now - t < policy.windowMs);
+    times.push(now);
+    this.#crashTimes.set(bot.name, times);
+    const consecutive =
+      exit.upMs >= policy.resetAfterMs ? 1 : (this.#consecutiveCrashes.get(bot.name) ?? 0) + 1;
+    this.#consecutiveCrashes.set(bot.name, consecutive);
+    if (times.length > policy.maxRestarts) {
+      bot.state = 'failed';
+      bot.failureReason = `crash loop: ${times.length} exits within ${policy.windowMs} ms, last: ${exit.reason}; fix it, then run hive bots restart ${bot.name}`;
+      this.#log.error(`${bot.name} failed: ${bot.failureReason}`, { bot: bot.name });
+      return;
+    }
+    const delay = Math.min(
+      policy.initialDelayMs * policy.factor ** (consecutive - 1),
+      policy.maxDelayMs,
+    );
+    bot.state = 'backoff';
+    this.#restartTimers.set(
+      bot.name,
+      setTimeout(() => {
+        this.#restartTimers.delete(bot.name);
+        if (this.#closing || !this.#isCurrent(bot)) return;
+        bot.restarts += 1;
+        bot.start();
+        this.#persist();
+      }, delay),
+    );
+  }
+
+  #cancelRestart(name: string): void {
+    const timer = this.#restartTimers.get(name);
+    if (timer) clearTimeout(timer);
+    this.#restartTimers.delete(name);
+  }
+
+  /** Heartbeat and ready deadlines; called from the supervision loop. */
+  checkDeadlines(): void {
+    const now = this.#clock.now();
+    for (const bot of this.#byName.values()) bot.checkDeadlines(now);
+  }
+
+  /** Reads each bot's RSS and restarts any bot over its limit. */
+  checkMemory(): void {
+    for (const bot of this.#byName.values()) {
+      if (!bot.pid) continue;
+      const rss = readRssBytes(bot.pid);
+      bot.rssBytes = rss;
+      const limit = bot.spec.memoryLimitBytes;
+      if (rss !== undefined && limit !== undefined && rss > limit) {
+        const mb = (n: number) => Math.round(n / 1024 / 1024);
+        bot.kill(`memory limit: RSS ${mb(rss)} MB over ${mb(limit)} MB`);
+      }
+    }
+  }
+
+  #persist(): void {
+    const bots: Record<string, RegistryBot> = {};
+    for (const bot of this.#byName.values()) {
+      bots[bot.name] = {
+        kind: bot.kind,
+        pid: bot.pid ?? null,
+        startTicks: bot.startTicks ?? null,
+        state: bot.state,
+        restarts: bot.restarts,
+        tasksDone: bot.tasksDone,
+        startedAt: bot.startedAt,
+      };
+    }
+    this.#registry.data.bots = bots;
+    this.#registry.save().catch((error: unknown) => {
+      this.#log.error(`registry write failed: ${String(error)}`);
+    });
+  }
+
+  /** Stops every bot (in parallel, each with its own grace sequence). */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const name of [...this.#restartTimers.keys()]) this.#cancelRestart(name);
+    await Promise.all(this.bots().map((bot) => bot.stop('daemon stopping')));
+    this.#persist();
+    await this.#registry.save().catch(() => {});
+  }
+}

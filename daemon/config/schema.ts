@@ -1,0 +1,201 @@
+import { z } from 'zod';
+
+/**
+ * The one schema of every tunable. Defaults live here, so the daemon runs
+ * with no config file at all; CONFIG.md is generated from these descriptions.
+ */
+
+const ms = (description: string, fallback: number) =>
+  z.number().int().min(0).default(fallback).describe(description);
+const positive = (description: string, fallback: number) =>
+  z.number().int().min(1).default(fallback).describe(description);
+
+export const RestartPolicySchema = z
+  .strictObject({
+    policy: z
+      .enum(['always', 'on-failure', 'never'])
+      .default('always')
+      .describe(
+        'always: restart on any exit; on-failure: only after a non-zero exit or a signal; never',
+      ),
+    initialDelayMs: ms('First restart delay; doubles (factor) with each consecutive crash', 100),
+    maxDelayMs: ms('Upper bound of the restart delay', 10_000),
+    factor: z
+      .number()
+      .min(1)
+      .default(2)
+      .describe('Growth of the delay between consecutive crashes'),
+    maxRestarts: positive(
+      'Crash-loop limit: restarts allowed within windowMs before the bot is marked failed',
+      10,
+    ),
+    windowMs: positive('Window of the crash-loop limit', 60_000),
+    resetAfterMs: positive(
+      'A bot that stays up this long has its consecutive-crash count reset',
+      30_000,
+    ),
+  })
+  .prefault({});
+
+export const BotKindSchema = z.strictObject({
+  command: z
+    .string()
+    .min(1)
+    .describe(
+      "Executable or script; .js/.mjs/.cjs/.ts scripts run on the daemon's Node with an IPC channel",
+    ),
+  args: z.array(z.string()).default([]).describe('Arguments after the command'),
+  env: z.record(z.string(), z.string()).default({}).describe('Extra environment variables'),
+  cwd: z
+    .string()
+    .optional()
+    .describe("Working directory (default: the config file's folder, or the project root)"),
+  instances: z.number().int().min(0).default(1).describe('Number of bots of this kind'),
+  taskTypes: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Task types this kind handles (default: its own name)'),
+  concurrency: positive('Tasks one bot runs at once', 1),
+  memoryLimitMb: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'RSS above which a bot is restarted (checked every supervision.memoryCheckIntervalMs)',
+    ),
+  transport: z
+    .enum(['auto', 'ipc', 'stdio'])
+    .default('auto')
+    .describe(
+      'ipc: Node child-process channel; stdio: JSON lines on stdin/stdout; auto: ipc for Node scripts',
+    ),
+  startTimeoutMs: positive('Time a bot has to send ready', 10_000),
+  stopTimeoutMs: positive('Time between shutdown, SIGTERM and SIGKILL when stopping a bot', 3_000),
+  heartbeatIntervalMs: positive('How often the SDK sends a heartbeat', 1_000),
+  heartbeatTimeoutMs: positive('Silence after which a bot is killed and replaced', 10_000),
+  taskTimeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('Default task timeout for this kind (default: queue.defaultTimeoutMs)'),
+  restart: RestartPolicySchema,
+});
+
+export const ConfigSchema = z.strictObject({
+  daemon: z
+    .strictObject({
+      socket: z
+        .string()
+        .optional()
+        .describe('Control socket path (default: <state>/run/hived.sock); needs a restart'),
+      drainTimeoutMs: ms(
+        'On stop, how long running tasks may finish before they are requeued',
+        10_000,
+      ),
+      logLevel: z
+        .enum(['error', 'warn', 'info', 'debug'])
+        .default('info')
+        .describe('Log level of stdout, hived.log and the part streams'),
+      logConsole: z
+        .enum(['text', 'json', 'off'])
+        .default('text')
+        .describe('Format of the log on stdout'),
+    })
+    .prefault({}),
+  ipc: z
+    .strictObject({
+      maxFrameBytes: positive('Largest frame accepted from a client', 1024 * 1024),
+      maxPendingBytes: positive(
+        'Output buffered for one client before it is disconnected as too slow',
+        8 * 1024 * 1024,
+      ),
+      maxClients: positive('Concurrent client connections', 1024),
+      frameTimeoutMs: positive('Time an incomplete frame may stay incomplete', 30_000),
+    })
+    .prefault({}),
+  queue: z
+    .strictObject({
+      defaultPriority: z
+        .number()
+        .int()
+        .min(0)
+        .max(9)
+        .default(5)
+        .describe('Priority of a task submitted without one (0 most urgent, 9 least)'),
+      defaultTimeoutMs: positive(
+        'Task timeout when neither the task nor its bot kind sets one',
+        30_000,
+      ),
+      leaseGraceMs: ms('Extra time past a task timeout before its lease expires', 500),
+      maxQueued: positive(
+        'Unfinished tasks the queue holds before refusing submissions',
+        1_000_000,
+      ),
+      retry: z
+        .strictObject({
+          maxAttempts: positive('Attempts before a task fails or is dead-lettered', 3),
+          initialDelayMs: ms('Delay before the first retry', 200),
+          factor: z.number().min(1).default(2).describe('Growth of the retry delay'),
+          maxDelayMs: ms('Upper bound of the retry delay', 30_000),
+          jitter: z
+            .number()
+            .min(0)
+            .max(1)
+            .default(0.2)
+            .describe('Random share added to or taken from each delay'),
+        })
+        .prefault({}),
+      retention: z
+        .strictObject({
+          maxFinished: z
+            .number()
+            .int()
+            .min(0)
+            .default(10_000)
+            .describe('Finished tasks kept for `hive task get`'),
+          maxAgeMs: ms('Finished tasks older than this are pruned', 3_600_000),
+          pruneIntervalMs: positive('How often finished tasks are pruned', 5_000),
+        })
+        .prefault({}),
+      compactAfterBytes: positive(
+        'Journal size after which the queue snapshot is rewritten',
+        16 * 1024 * 1024,
+      ),
+    })
+    .prefault({}),
+  supervision: z
+    .strictObject({
+      memoryCheckIntervalMs: positive('How often bot RSS is read from /proc', 250),
+      tickMs: positive('Supervision loop period (lease expiry, watchdog)', 100),
+    })
+    .prefault({}),
+  bots: z
+    .record(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/), BotKindSchema)
+    .default({})
+    .describe('Bot kinds by name'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type BotKindConfig = z.infer<typeof BotKindSchema>;
+export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** The embedded default: two sample bot kinds, so `npm start` runs something real. */
+export const EMBEDDED_CONFIG: ConfigInput = {
+  bots: {
+    echo: {
+      command: 'bots/echo.ts',
+      instances: 2,
+      concurrency: 8,
+      memoryLimitMb: 256,
+    },
+    textstats: {
+      command: 'bots/textstats.ts',
+      instances: 2,
+      concurrency: 4,
+      memoryLimitMb: 256,
+    },
+  },
+};

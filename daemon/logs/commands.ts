@@ -1,0 +1,62 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { args, type CommandRouter } from '../ipc/router.ts';
+import { type LogHub, PART_STREAMS, type StreamPart } from './log-hub.ts';
+
+const MAX_TAIL_BYTES = 512 * 1024;
+
+/** The last `lines` lines of a log file, reading at most 512 KiB from its end. */
+async function tailFile(path: string, lines: number): Promise<unknown[]> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, MAX_TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    const text = buffer.toString('utf8');
+    const all = text.split('\n').filter(Boolean);
+    if (length < size) all.shift(); // first line is probably cut
+    return all.slice(-lines).map((line) => {
+      try {
+        return JSON.parse(line) as unknown;
+      } catch {
+        return { message: line };
+      }
+    });
+  } finally {
+    await handle.close();
+  }
+}
+
+export function registerLogCommands(router: CommandRouter, logs: LogHub): void {
+  router.register({
+    name: 'logs.tail',
+    summary: 'Show recent log lines; follow streams new ones',
+    mutating: false,
+    args: args({
+      part: z.enum(Object.keys(PART_STREAMS) as [StreamPart, ...StreamPart[]]).optional(),
+      lines: z.number().int().min(0).max(10_000).default(50),
+      follow: z.boolean().default(false),
+    }),
+    async handler(a, ctx) {
+      const file = a.part ? PART_STREAMS[a.part] : 'hived.log';
+      const recent = await tailFile(join(logs.directory, file), a.lines);
+      if (!a.follow) return { file, lines: recent };
+      for (const line of recent) ctx.emit(line);
+      const off = logs.on('line', ({ line, main }) => {
+        if (a.part ? line.part === a.part : main) ctx.emit(line);
+      });
+      await new Promise<void>((resolve) =>
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
+      off();
+      return { file, followed: true };
+    },
+  });
+}

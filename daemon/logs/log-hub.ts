@@ -1,0 +1,166 @@
+import { join } from 'node:path';
+import winston from 'winston';
+import { TypedEmitter } from '../core/events.ts';
+
+/** The event stream file of each part (design §2); parts not listed log only to hived.log. */
+export const PART_STREAMS = {
+  config: 'config-changes.jsonl',
+  bots: 'bots.jsonl',
+  tasks: 'tasks.jsonl',
+  scheduler: 'adaptive-scheduling.jsonl',
+  messenger: 'bot-messaging.jsonl',
+  recovery: 'disaster-recovery.jsonl',
+  degradation: 'degradation-events.jsonl',
+  health: 'health-alerts.jsonl',
+  migration: 'migration-log.jsonl',
+} as const;
+
+export type StreamPart = keyof typeof PART_STREAMS;
+export type PartName = StreamPart | 'daemon' | 'ipc' | 'store' | 'audit' | 'web';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type Fields = Record<string, unknown>;
+
+export interface LogLine {
+  time: string;
+  level: LogLevel;
+  part: PartName;
+  message: string;
+  [field: string]: unknown;
+}
+
+export interface Logger {
+  error(message: string, fields?: Fields): void;
+  warn(message: string, fields?: Fields): void;
+  info(message: string, fields?: Fields): void;
+  debug(message: string, fields?: Fields): void;
+  /**
+   * A structured event for the part's own stream only (high volume, e.g. task
+   * transitions); it does not reach stdout or hived.log.
+   */
+  event(name: string, fields?: Fields): void;
+}
+
+export interface LogHubOptions {
+  dir: string;
+  level: LogLevel;
+  /** How hived writes to stdout (for pm2 logs and journald). */
+  console: 'text' | 'json' | 'off';
+}
+
+interface LogHubEvents {
+  /** `main`: the line went to stdout and hived.log, not only to its part's stream. */
+  line: { line: LogLine; main: boolean };
+}
+
+const textFormat = winston.format.printf((info) => {
+  const { level, message, part, time, ...rest } = info as unknown as LogLine;
+  const extras = Object.entries(rest)
+    .filter(([key]) => typeof key === 'string')
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ');
+  return `${time} ${level.padEnd(5)} [${part}] ${message}${extras ? ` ${extras}` : ''}`;
+});
+
+/**
+ * Owns every winston logger of the daemon: stdout and hived.log for
+ * operators, one JSON-lines stream per part for tools. Lines still buffered
+ * are lost on process.exit(), so `close()` waits for every file to finish.
+ */
+export class LogHub extends TypedEmitter<LogHubEvents> {
+  readonly #main: winston.Logger;
+  readonly #streams = new Map<StreamPart, winston.Logger>();
+  readonly #options: LogHubOptions;
+  #closed = false;
+
+  constructor(options: LogHubOptions) {
+    super();
+    this.#options = options;
+    const transports: winston.transport[] = [
+      new winston.transports.File({ filename: join(options.dir, 'hived.log') }),
+    ];
+    if (options.console !== 'off') {
+      transports.push(
+        new winston.transports.Console({
+          format: options.console === 'json' ? winston.format.json() : textFormat,
+        }),
+      );
+    }
+    this.#main = winston.createLogger({
+      level: options.level,
+      format: winston.format.json(),
+      transports,
+    });
+  }
+
+  get directory(): string {
+    return this.#options.dir;
+  }
+
+  setLevel(level: LogLevel): void {
+    this.#main.level = level;
+    for (const stream of this.#streams.values()) stream.level = level;
+  }
+
+  #stream(part: PartName): winston.Logger | undefined {
+    if (!Object.hasOwn(PART_STREAMS, part)) return undefined;
+    const key = part as StreamPart;
+    let stream = this.#streams.get(key);
+    if (!stream) {
+      stream = winston.createLogger({
+        level: this.#main.level,
+        format: winston.format.json(),
+        transports: [
+          new winston.transports.File({ filename: join(this.#options.dir, PART_STREAMS[key]) }),
+        ],
+      });
+      this.#streams.set(key, stream);
+    }
+    return stream;
+  }
+
+  /** A logger for one part: operator lines go to stdout and hived.log, and to the part's stream. */
+  part(part: PartName): Logger {
+    const write = (
+      level: LogLevel,
+      message: string,
+      fields: Fields | undefined,
+      toMain: boolean,
+    ) => {
+      if (this.#closed) return;
+      const line: LogLine = { time: new Date().toISOString(), level, part, message, ...fields };
+      if (toMain) this.#main.log(line);
+      const stream = this.#stream(part);
+      if (stream) stream.log(line);
+      if (this.hasListeners('line')) this.emit('line', { line, main: toMain });
+    };
+    return {
+      error: (message, fields) => write('error', message, fields, true),
+      warn: (message, fields) => write('warn', message, fields, true),
+      info: (message, fields) => write('info', message, fields, true),
+      debug: (message, fields) => write('debug', message, fields, true),
+      event: (name, fields) => write('info', name, fields, false),
+    };
+  }
+
+  /** Ends every logger and waits until their files are flushed (bounded by `timeoutMs`). */
+  async close(timeoutMs = 3000): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const loggers = [this.#main, ...this.#streams.values()];
+    // A logger's own 'finish' comes before its files are flushed; wait for the transports.
+    const finished = loggers.flatMap((logger) =>
+      logger.transports.map(
+        (transport) => new Promise<void>((resolve) => transport.once('finish', () => resolve())),
+      ),
+    );
+    for (const logger of loggers) logger.end();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(finished),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,279 @@
+import { randomBytes } from 'node:crypto';
+import { HiveError } from '../../protocol/errors.ts';
+import type { Clock } from '../core/clock.ts';
+import { Deque } from '../core/deque.ts';
+import { TypedEmitter } from '../core/events.ts';
+import { EventStore, type OpenReport } from '../store/event-store.ts';
+import type { JournalFs } from '../store/journal.ts';
+import { ReadyIndex } from './ready-index.ts';
+import {
+  applyTaskRecord,
+  FINAL_STATES,
+  type QueueState,
+  TASK_STATES,
+  type Task,
+  type TaskRecord,
+  type TaskState,
+  taskReducer,
+} from './task.ts';
+
+export interface SubmitRequest {
+  type: string;
+  payload: unknown;
+  priority: number;
+  key?: string;
+  timeoutMs: number;
+  maxAttempts: number;
+  submittedBy?: string;
+}
+
+export interface TaskQueueEvents {
+  /** A task changed state (after the change is durable). */
+  changed: { task: Task; from: TaskState | undefined };
+  /** New work may be dispatchable. */
+  ready: undefined;
+}
+
+export type Counts = Record<TaskState, number>;
+
+/**
+ * The durable queue: every change is a journal record applied once it is on
+ * disk, so what this class shows is always what a restart would show.
+ */
+export class TaskQueue extends TypedEmitter<TaskQueueEvents> {
+  readonly #store: EventStore<QueueState, TaskRecord>;
+  readonly #clock: Clock;
+  readonly ready: ReadyIndex;
+  readonly #counts: Counts = { queued: 0, running: 0, done: 0, failed: 0, dead: 0, cancelled: 0 };
+  /** Finished task ids in finishing order, for pruning. */
+  readonly #finished = new Deque<string>();
+  readonly #waiters = new Map<string, Set<(task: Task) => void>>();
+  /** Submissions in flight by idempotency key, so a concurrent duplicate gets the same id. */
+  readonly #pendingKeys = new Map<string, Promise<Task>>();
+  #replaying = false;
+
+  constructor(dir: string, deps: { clock: Clock; compactAfterBytes: number; fs?: JournalFs }) {
+    super();
+    this.#clock = deps.clock;
+    this.ready = new ReadyIndex((id) => this.#store.state.tasks.get(id));
+    this.#store = new EventStore<QueueState, TaskRecord>(
+      dir,
+      'queue',
+      {
+        ...taskReducer,
+        apply: (state, record, seq) => this.#apply(state, record, seq),
+      },
+      { compactAfterBytes: deps.compactAfterBytes, ...(deps.fs ? { fs: deps.fs } : {}) },
+    );
+  }
+
+  async open(): Promise<OpenReport> {
+    this.#replaying = true;
+    try {
+      const report = await this.#store.open();
+      this.#rebuildIndexes();
+      return report;
+    } finally {
+      this.#replaying = false;
+    }
+  }
+
+  #apply(state: QueueState, record: TaskRecord, seq: number): void {
+    const id =
+      record.t === 'submit' ? record.task.id : record.t === 'prune' ? undefined : record.id;
+    const from = id === undefined ? undefined : state.tasks.get(id)?.state;
+    if (record.t === 'prune' && !this.#replaying) {
+      for (const pruned of record.ids) {
+        const state_ = state.tasks.get(pruned)?.state;
+        if (state_ && FINAL_STATES.has(state_)) this.#counts[state_] -= 1;
+      }
+    }
+    const task = applyTaskRecord(state, record, seq);
+    if (!task || this.#replaying) return;
+    if (from) this.#counts[from] -= 1;
+    this.#counts[task.state] += 1;
+    if (task.state === 'queued') {
+      this.ready.add(task, this.#clock.now());
+      this.emit('ready', undefined);
+    } else if (FINAL_STATES.has(task.state)) {
+      this.#finished.push(task.id);
+      this.#resolveWaiters(task);
+    }
+    this.emit('changed', { task, from });
+  }
+
+  #rebuildIndexes(): void {
+    for (const state of TASK_STATES) this.#counts[state] = 0;
+    this.ready.clear();
+    const now = this.#clock.now();
+    const finished: Task[] = [];
+    for (const task of this.#store.state.tasks.values()) {
+      this.#counts[task.state] += 1;
+      if (task.state === 'queued') this.ready.add(task, now);
+      else if (FINAL_STATES.has(task.state)) finished.push(task);
+    }
+    finished.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+    for (const task of finished) this.#finished.push(task.id);
+  }
+
+  commit(record: TaskRecord): Promise<number> {
+    return this.#store.commit(record);
+  }
+
+  get(id: string): Task | undefined {
+    return this.#store.state.tasks.get(id);
+  }
+
+  require(id: string): Task {
+    const task = this.get(id);
+    if (!task) {
+      throw new HiveError(
+        'HIVE_TASK_NOT_FOUND',
+        `no task ${id} (finished tasks are pruned after their retention)`,
+      );
+    }
+    return task;
+  }
+
+  counts(): Counts {
+    return { ...this.#counts };
+  }
+
+  get unfinished(): number {
+    return this.#counts.queued + this.#counts.running;
+  }
+
+  /** Tasks currently leased (state running). */
+  *running(): IterableIterator<Task> {
+    for (const task of this.#store.state.tasks.values()) if (task.state === 'running') yield task;
+  }
+
+  /** Persists a new task (or returns the one its idempotency key names); resolves once durable. */
+  async submit(request: SubmitRequest): Promise<{ task: Task; created: boolean }> {
+    const { key } = request;
+    if (key !== undefined) {
+      const existing =
+        this.#byKey(key) ?? (await this.#pendingKeys.get(key)?.catch(() => undefined));
+      if (existing) {
+        if (existing.type !== request.type) {
+          throw new HiveError(
+            'HIVE_TASK_KEY_CONFLICT',
+            `key ${JSON.stringify(key)} already names task ${existing.id} of type ${existing.type}`,
+          );
+        }
+        return { task: existing, created: false };
+      }
+    }
+    const now = this.#clock.now();
+    const id = `t${now.toString(36)}${randomBytes(5).toString('hex')}`;
+    const record: TaskRecord = {
+      t: 'submit',
+      task: {
+        id,
+        type: request.type,
+        payload: request.payload,
+        priority: request.priority,
+        ...(key !== undefined ? { key } : {}),
+        maxAttempts: request.maxAttempts,
+        timeoutMs: request.timeoutMs,
+        createdAt: now,
+        ...(request.submittedBy ? { submittedBy: request.submittedBy } : {}),
+      },
+    };
+    const durable = this.#store.commit(record).then(() => this.require(id));
+    if (key !== undefined) {
+      this.#pendingKeys.set(key, durable);
+      durable.finally(() => this.#pendingKeys.delete(key)).catch(() => {});
+    }
+    return { task: await durable, created: true };
+  }
+
+  #byKey(key: string): Task | undefined {
+    const id = this.#store.state.keys.get(key);
+    return id === undefined ? undefined : this.get(id);
+  }
+
+  /** Resolves with the task once it is final (at once if it already is). */
+  waitFor(id: string, signal?: AbortSignal): Promise<Task> {
+    const task = this.require(id);
+    if (FINAL_STATES.has(task.state)) return Promise.resolve(task);
+    return new Promise((resolve, reject) => {
+      let set = this.#waiters.get(id);
+      if (!set) {
+        set = new Set();
+        this.#waiters.set(id, set);
+      }
+      const waiter = (done: Task) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(done);
+      };
+      const onAbort = () => {
+        set.delete(waiter);
+        if (set.size === 0) this.#waiters.delete(id);
+        reject(signal?.reason);
+      };
+      set.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #resolveWaiters(task: Task): void {
+    const set = this.#waiters.get(task.id);
+    if (!set) return;
+    this.#waiters.delete(task.id);
+    for (const waiter of set) waiter(task);
+  }
+
+  /** Newest first, optionally filtered. */
+  list(filter: { state?: TaskState; type?: string; limit: number }): Task[] {
+    const out: Task[] = [];
+    const all = [...this.#store.state.tasks.values()];
+    for (let i = all.length - 1; i >= 0 && out.length < filter.limit; i--) {
+      const task = all[i] as Task;
+      if (filter.state && task.state !== filter.state) continue;
+      if (filter.type && task.type !== filter.type) continue;
+      out.push(task);
+    }
+    return out;
+  }
+
+  /**
+   * Ids of finished tasks past their retention: older than maxAgeMs, or
+   * beyond the newest maxFinished.
+   */
+  prunable(retention: { maxFinished: number; maxAgeMs: number }): string[] {
+    const now = this.#clock.now();
+    const ids: string[] = [];
+    while (this.#finished.size > 0) {
+      const id = this.#finished.peek() as string;
+      const task = this.get(id);
+      if (!task || !FINAL_STATES.has(task.state)) {
+        this.#finished.shift();
+        continue;
+      }
+      const tooMany = this.#finished.size > retention.maxFinished;
+      const tooOld = now - (task.finishedAt ?? now) > retention.maxAgeMs;
+      if (!tooMany && !tooOld) break;
+      ids.push(id);
+      this.#finished.shift();
+      if (ids.length >= 5000) break;
+    }
+    return ids;
+  }
+
+  get lastSeq(): number {
+    return this.#store.lastSeq;
+  }
+
+  flushed(): Promise<void> {
+    return this.#store.flushed();
+  }
+
+  compact(): Promise<void> {
+    return this.#store.compact();
+  }
+
+  close(options: { compact: boolean }): Promise<void> {
+    return this.#store.close(options);
+  }
+}
