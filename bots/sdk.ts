@@ -9,6 +9,7 @@
  * heartbeats; runs tasks concurrently; honours `cancel` and `shutdown`; and
  * exits when the daemon goes away, so a bot never outlives its supervisor.
  */
+import { flushCompileCache } from 'node:module';
 import { createInterface } from 'node:readline';
 import {
   BotEnv,
@@ -176,6 +177,11 @@ export function runBot(options: BotOptions): RunningBot {
     type: BotMessageType.Ready,
     ...(options.version ? { version: options.version } : {}),
   });
+  // hived gives bots a compile cache (NODE_COMPILE_CACHE), but Node writes it
+  // only on a normal exit: a bot that is killed or crashes never does, and its
+  // replacement strips the TypeScript types again (slower start, ~18 MB more
+  // RSS for the type stripper). Write it once the bot is up.
+  setImmediate(() => flushCompileCache());
 
   return {
     name,

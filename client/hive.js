@@ -2,10 +2,12 @@
 // hive entry: plain JavaScript so that an old Node reaches the version check
 // instead of failing on TypeScript syntax. The compile cache makes the
 // TypeScript sources load as fast as JavaScript after the first run.
-import { enableCompileCache } from 'node:module';
+// A namespace import: a named import of enableCompileCache (Node >= 22.1) would
+// fail to link on an old Node before the version check could run.
+import * as nodeModule from 'node:module';
 import { requireNode } from '../protocol/require-node.js';
 
 requireNode('hive', 'run it as "npx hive", which uses the pinned Node 24');
-enableCompileCache?.();
+nodeModule.enableCompileCache?.();
 const { main } = await import('./cli.ts');
 process.exitCode = await main(process.argv.slice(2), process.env);

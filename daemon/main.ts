@@ -324,6 +324,11 @@ export async function runFromCommandLine(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // `systemctl reload` sends SIGHUP; Node's default action would kill hived
+  // without a drain or a shutdown marker. Config reload replaces this.
+  process.on('SIGHUP', () => {
+    process.stderr.write('hived: SIGHUP: config reload is not implemented yet; still running\n');
+  });
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(
       `hived: unhandled rejection: ${String((reason as Error)?.stack ?? reason)}\n`,

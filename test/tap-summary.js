@@ -4,7 +4,9 @@
 // are missing (a crashed run must not look green).
 import { createInterface } from 'node:readline';
 
+/** @type {number | undefined} */
 let passed;
+/** @type {number | undefined} */
 let failed;
 let notOk = 0;
 const lines = createInterface({ input: process.stdin });

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import type { Socket } from 'node:net';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
 import { HiveError } from '../../protocol/errors.ts';
 import type { BotKindConfig, RestartPolicy } from '../config/schema.ts';
 import type { Spawner } from './bot.ts';
@@ -139,11 +141,12 @@ export function createSpawner(): Spawner {
   const wrap = hasSetpriv();
   const inherited: NodeJS.ProcessEnv = { ...process.env };
   for (const key of PRIVATE_ENV) delete inherited[key];
+  const reaper = startGroupReaper();
   return {
     spawn(spec, extraEnv): ChildProcess {
       const file = wrap ? SETPRIV : spec.file;
       const argv = wrap ? ['--pdeathsig', 'KILL', '--', spec.file, ...spec.argv] : spec.argv;
-      return spawn(file, argv, {
+      const child = spawn(file, argv, {
         cwd: spec.cwd,
         env: { ...inherited, ...spec.env, ...extraEnv },
         stdio:
@@ -151,6 +154,49 @@ export function createSpawner(): Spawner {
         detached: true,
         serialization: 'json',
       });
+      const group = child.pid;
+      if (group !== undefined) {
+        reaper.add(group);
+        // After the bot's own exit handler has killed what is left of its group.
+        child.once('exit', () => setImmediate(() => reaper.remove(group)));
+      }
+      return child;
     },
   };
+}
+
+/**
+ * The parent-death signal reaches only the bot itself, not the processes it
+ * started. One small shell per daemon, in its own process group, holds a
+ * pipe from the daemon and is told each bot's process group; when the pipe
+ * ends (the daemon exited or was SIGKILLed) it kills the groups still listed.
+ */
+const REAPER_SCRIPT = `groups=''
+while read -r line; do
+  case "$line" in
+    -*) kept=''; for g in $groups; do [ "$g" = "\${line#-}" ] || kept="$kept $g"; done; groups=$kept ;;
+    *) groups="$groups $line" ;;
+  esac
+done
+for g in $groups; do kill -KILL -"$g" 2>/dev/null; done`;
+
+function startGroupReaper(): { add(group: number): void; remove(group: number): void } {
+  let stdin: Writable | null = null;
+  try {
+    const reaper = spawn('/bin/sh', ['-c', REAPER_SCRIPT], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+    });
+    reaper.on('error', () => {});
+    reaper.unref();
+    stdin = reaper.stdin;
+    stdin?.on('error', () => {});
+    (stdin as Socket | null)?.unref();
+  } catch {
+    // No shell: bots are still covered by the parent-death signal.
+  }
+  const write = (line: string) => {
+    if (stdin?.writable) stdin.write(`${line}\n`);
+  };
+  return { add: (group) => write(String(group)), remove: (group) => write(`-${group}`) };
 }

@@ -48,7 +48,8 @@ export function parseConfigText(text: string, file: string): Config {
       file,
       path: '',
       message: e.message.split('\n')[0] ?? e.message,
-      line: e.linePos?.[0]?.line,
+      // e.linePos is only set with prettyErrors; the counter knows the line either way.
+      line: lineCounter.linePos(e.pos[0]).line,
     }));
     throw invalid(file, problems);
   }

@@ -204,6 +204,8 @@ export class ControlServer {
       for (const controller of connection.open.values())
         controller.abort(new HiveError('HIVE_DAEMON_STOPPING', 'daemon stopping'));
     }
+    // Let the aborted requests send their answers before the sockets end.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const server = this.#ipc.server.server;
     const closed = new Promise<void>((resolve) => {
       if (server) server.close(() => resolve());

@@ -48,7 +48,11 @@ export class StateLock {
     server.unref();
     if (await socketAnswers(socketPath)) {
       server.close();
-      throw await lockedError(real, file);
+      // Not necessarily this state directory's daemon (--socket may point at another's).
+      throw new HiveError(
+        'HIVE_DAEMON_LOCKED',
+        `a running hived already answers on ${socketPath}; stop it with "hive stop --socket ${socketPath}" or use another --socket`,
+      );
     }
     const info: LockInfo = {
       pid: process.pid,

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { HiveError } from '../../protocol/errors.ts';
 import { Journal, type JournalEntry, type JournalFs, type ReplayReport } from './journal.ts';
 import { DurableJsonFile } from './json-document.ts';
 
@@ -51,6 +52,7 @@ export class EventStore<S, R> {
   #state: S;
   #appliedSeq = 0;
   #compacting: Promise<void> | undefined;
+  #closed = false;
   #onApplied: ((record: R, seq: number) => void) | undefined;
 
   constructor(dir: string, name: string, reducer: Reducer<S, R>, options: EventStoreOptions) {
@@ -77,6 +79,13 @@ export class EventStore<S, R> {
 
   async open(): Promise<OpenReport> {
     const snapshot = await this.#snapshotFile.read();
+    // Valid JSON of the wrong shape would otherwise read as "no snapshot" and
+    // silently drop everything the missing segments held.
+    if (snapshot && !isSnapshot(snapshot)) {
+      throw new HiveError('HIVE_STORE_CORRUPT', `${this.snapshotPath} is not a snapshot`, {
+        path: this.snapshotPath,
+      });
+    }
     if (snapshot) this.#state = this.#reducer.fromSnapshot(snapshot.state);
     const seq = snapshot?.seq ?? 0;
     const segment = snapshot?.segment ?? 1;
@@ -105,6 +114,8 @@ export class EventStore<S, R> {
 
   /** Writes a snapshot of the current state and drops the journal it covers. */
   compact(): Promise<void> {
+    // A compaction scheduled by the last commits must not reopen a closed journal.
+    if (this.#closed) return Promise.resolve();
     this.#compacting ??= this.#compactNow().finally(() => {
       this.#compacting = undefined;
     });
@@ -138,6 +149,19 @@ export class EventStore<S, R> {
     await this.#journal.flushed();
     if (compact) await this.compact();
     else await this.#compacting;
+    this.#closed = true;
     await this.#journal.close();
   }
+}
+
+function isSnapshot(value: unknown): value is SnapshotFile {
+  if (typeof value !== 'object' || value === null) return false;
+  const { format, seq, segment } = value as Partial<SnapshotFile>;
+  return (
+    format === 1 &&
+    Number.isInteger(seq) &&
+    (seq as number) >= 0 &&
+    Number.isInteger(segment) &&
+    (segment as number) >= 1
+  );
 }

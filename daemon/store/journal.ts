@@ -1,7 +1,8 @@
 import { type FileHandle, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { fsyncDirectory } from '../core/atomic-file.ts';
+import { HiveError } from '../../protocol/errors.ts';
+import { fsyncDirectory, isNodeError } from '../core/atomic-file.ts';
 
 /**
  * An append-only, checksummed record log with group commit.
@@ -229,7 +230,14 @@ export class Journal<R> {
       // Cut a partial write off so that a later append never follows garbage
       // and nothing the caller was told failed can reappear after a restart.
       await handle?.truncate(before).catch(() => {});
-      for (const item of batch) item.reject(error);
+      // Coded, so that a full disk reaches the client as a store failure
+      // (ERRORS.md) rather than as an internal error.
+      const failure = new HiveError(
+        'HIVE_STORE_WRITE_FAILED',
+        `${this.#name} journal write failed: ${error instanceof Error ? error.message : String(error)}`,
+        { code: isNodeError(error) ? error.code : undefined },
+      );
+      for (const item of batch) item.reject(failure);
       return;
     }
     for (const item of batch) {

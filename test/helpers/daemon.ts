@@ -30,7 +30,9 @@ export async function waitFor<T>(
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -69,7 +71,10 @@ export interface StartOptions {
 }
 
 /** A bot kind config for a fixture bot, with timings suited to tests. */
-export function fixtureBot(file: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function fixtureBot(
+  file: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     command: resolve(FIXTURES, file),
     instances: 1,
@@ -93,7 +98,10 @@ export function writeConfig(stateDir: string, config: Record<string, unknown>): 
 }
 
 /** Starts a real hived; it is SIGKILLed at the end of the test if still running. */
-export async function startDaemon(t: ExecutionContext, options: StartOptions = {}): Promise<DaemonHandle> {
+export async function startDaemon(
+  t: ExecutionContext,
+  options: StartOptions = {},
+): Promise<DaemonHandle> {
   const stateDir = options.stateDir ?? join(tempDir(t), 'state');
   mkdirSync(stateDir, { recursive: true });
   if (options.config) writeConfig(stateDir, options.config);
@@ -140,7 +148,10 @@ export async function startDaemon(t: ExecutionContext, options: StartOptions = {
     const died = exited.then(({ code, signal }) => {
       throw new Error(`hived exited during start (code ${code}, signal ${signal}):\n${output}`);
     });
-    const answered = waitFor(() => call('status'), { timeoutMs: 20_000, what: 'hived to answer status' });
+    const answered = waitFor(() => call('status'), {
+      timeoutMs: 20_000,
+      what: 'hived to answer status',
+    });
     await Promise.race([answered, died]).catch((error: unknown) => {
       throw new Error(`${String(error)}\n--- hived output ---\n${output}`);
     });
@@ -151,7 +162,15 @@ export async function startDaemon(t: ExecutionContext, options: StartOptions = {
 
 export interface Status {
   daemon: { pid: number; lastStart: 'clean' | 'crash'; uptimeMs: number; version: string };
-  bots: { name: string; kind: string; pid: number | null; state: string; restarts: number; tasksDone: number; failureReason?: string }[];
+  bots: {
+    name: string;
+    kind: string;
+    pid: number | null;
+    state: string;
+    restarts: number;
+    tasksDone: number;
+    failureReason?: string;
+  }[];
   queue: Record<'queued' | 'running' | 'done' | 'failed' | 'dead' | 'cancelled', number>;
 }
 
@@ -160,7 +179,11 @@ export async function status(daemon: DaemonHandle): Promise<Status> {
 }
 
 /** Waits until `count` bots (of a kind, if given) are ready. */
-export async function waitForReadyBots(daemon: DaemonHandle, count: number, kind?: string): Promise<Status> {
+export async function waitForReadyBots(
+  daemon: DaemonHandle,
+  count: number,
+  kind?: string,
+): Promise<Status> {
   return waitFor(
     async () => {
       const s = await status(daemon);
@@ -180,7 +203,10 @@ export interface CliResult {
 /** Runs the real `hive` CLI in a child process. */
 export function runHive(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [HIVE, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [HIVE, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
