@@ -65,6 +65,10 @@ function overview(): string {
   return `hive: control a running hived\n\nUsage: hive <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nGlobal options:\n${optionHelp(GLOBAL_OPTIONS)}\n\nExit codes: 0 ok, 1 command error, 2 daemon unreachable, 3 wait timed out.\nRun "hive <command> --help" for a command's options.`;
 }
 
+/** How long a plain request may take before the client gives up (HIVE_TIMEOUT_MS overrides). */
+const requestTimeoutMs =
+  Number(process.env.HIVE_TIMEOUT_MS) > 0 ? Number(process.env.HIVE_TIMEOUT_MS) : 30_000;
+
 function makeContext(json: boolean, socket: string): CliContext & { dispose(): void } {
   let connection: Promise<Connection> | undefined;
   const connect = () => {
@@ -75,9 +79,12 @@ function makeContext(json: boolean, socket: string): CliContext & { dispose(): v
     json,
     socket,
     connect,
-    async call(cmd, args = {}, onEvent) {
+    async call(cmd, args = {}, options = {}) {
       const c = await connect();
-      return c.request(cmd, args, onEvent ? { onEvent } : {});
+      return c.request(cmd, args, {
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        ...(options.long ? {} : { timeoutMs: requestTimeoutMs }),
+      });
     },
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),
@@ -106,7 +113,7 @@ async function runCommand(
   if (command.run) return command.run(ctx, values, positionals);
   if (!command.request) throw new Error(`command ${command.words.join(' ')} has no request`);
   const { cmd, args } = command.request(values, positionals);
-  const result = await ctx.call(cmd, args);
+  const result = await ctx.call(cmd, args, { long: command.waits?.(values) === true });
   ctx.out(ctx.json || !command.render ? JSON.stringify(result) : command.render(result));
   return command.exitCode?.(result) ?? Exit.Ok;
 }
@@ -195,7 +202,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return await runCommand(ctx, command, values, positionals);
   } catch (error) {
     if (error instanceof HiveError) {
-      return fail(error, error.code === 'HIVE_IPC_UNREACHABLE' ? Exit.Unreachable : Exit.Error);
+      const unreachable =
+        error.code === 'HIVE_IPC_UNREACHABLE' || error.code === 'HIVE_IPC_TIMEOUT';
+      return fail(error, unreachable ? Exit.Unreachable : Exit.Error);
     }
     return fail(
       new HiveError('HIVE_DAEMON_INTERNAL', String((error as Error)?.message ?? error)),

@@ -21,10 +21,11 @@ export interface CliContext {
   /** Opens (once) the connection to the daemon. */
   connect(): Promise<Connection>;
   /** Sends one request on the shared connection. */
+  /** Sends one request on the shared connection (with the client timeout unless `long`). */
   call(
     cmd: string,
     args?: Record<string, unknown>,
-    onEvent?: (event: unknown) => void,
+    options?: { onEvent?: (event: unknown) => void; long?: boolean },
   ): Promise<unknown>;
   out(text: string): void;
   err(text: string): void;
@@ -46,6 +47,8 @@ export interface CliCommand {
   positionals?: [number, number];
   request?(values: Values, positionals: string[]): { cmd: string; args: Record<string, unknown> };
   render?(result: unknown): string;
+  /** True when the request may legitimately take long (waits): no client timeout. */
+  waits?(values: Values): boolean;
   /** Exit code for a successful answer (default Ok). */
   exitCode?(result: unknown): number;
   run?(ctx: CliContext, values: Values, positionals: string[]): Promise<number>;

@@ -11,6 +11,8 @@ interface Pending {
 
 export interface RequestOptions {
   onEvent?: (event: unknown) => void;
+  /** Give up (HIVE_IPC_TIMEOUT) when no answer came within this many ms. */
+  timeoutMs?: number;
 }
 
 function currentActor(): Actor {

@@ -200,6 +200,16 @@ export async function startDaemon(
 
   let stopping = false;
   const router = new CommandRouter();
+  // While stopping, nothing may change state (the queue is draining, bots are stopping).
+  router.use(async (command, _args, _ctx, next) => {
+    if (stopping && command.mutating && command.name !== 'daemon.stop') {
+      throw new HiveError(
+        'HIVE_DAEMON_STOPPING',
+        `hived is stopping; ${command.name} is refused; retry once it is back`,
+      );
+    }
+    return next();
+  });
   const startedAt = clock.now();
   registerTaskCommands(router, {
     queue,
@@ -315,7 +325,9 @@ export async function runFromCommandLine(): Promise<void> {
     daemon = await startDaemon(options);
   } catch (error) {
     const message =
-      error instanceof HiveError ? error.message : String((error as Error)?.stack ?? error);
+      error instanceof HiveError
+        ? `${error.message} [${error.code}]`
+        : String((error as Error)?.stack ?? error);
     process.stderr.write(`hived: ${message}\n`);
     process.exit(1);
   }

@@ -128,9 +128,10 @@ export const daemonCommands: CliCommand[] = [
           throw usageError(`arguments must be a JSON object, got ${positionals[1]}`);
         }
       }
-      const result = await ctx.call(positionals[0] as string, args, (event) =>
-        ctx.out(JSON.stringify(event)),
-      );
+      const result = await ctx.call(positionals[0] as string, args, {
+        long: true,
+        onEvent: (event) => ctx.out(JSON.stringify(event)),
+      });
       ctx.out(JSON.stringify(result, null, ctx.json ? undefined : 2));
       return Exit.Ok;
     },

@@ -69,6 +69,7 @@ export const taskCommands: CliCommand[] = [
         waitTimeoutMs: intOption(v, 'wait-timeout', 1),
       }),
     }),
+    waits: (v) => v.wait === true,
     render: renderOutcome,
     exitCode: outcomeExit,
   },

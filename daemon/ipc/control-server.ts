@@ -124,6 +124,17 @@ export class ControlServer {
       });
       return;
     }
+    if (connection.open.has(id)) {
+      this.#respond(socket, {
+        id,
+        ok: false,
+        error: {
+          code: 'HIVE_IPC_BAD_REQUEST',
+          message: `request id ${JSON.stringify(id)} is already open on this connection`,
+        },
+      });
+      return;
+    }
     const controller = new AbortController();
     connection.open.set(id, controller);
     const ctx = {

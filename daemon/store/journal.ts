@@ -61,6 +61,8 @@ export class Journal<R> {
   #flushing: Promise<void> | undefined;
   #lastSeq = 0;
   #closed = false;
+  /** Set when the file is in an unknown state; every append is refused. */
+  #broken: string | undefined;
 
   /**
    * @param onDurable called for each record, in sequence order, once it is on
@@ -182,8 +184,9 @@ export class Journal<R> {
    * token.
    */
   append(record: R): { seq: number; durable: Promise<void> } {
-    if (this.#closed) {
-      return { seq: 0, durable: Promise.reject(new Error('journal is closed')) };
+    if (this.#closed || this.#broken) {
+      const message = this.#broken ?? `${this.#name} journal is closed (hived is stopping)`;
+      return { seq: 0, durable: Promise.reject(new HiveError('HIVE_STORE_WRITE_FAILED', message)) };
     }
     const seq = ++this.#lastSeq;
     const json = JSON.stringify([seq, record]);
@@ -229,7 +232,15 @@ export class Journal<R> {
     } catch (error) {
       // Cut a partial write off so that a later append never follows garbage
       // and nothing the caller was told failed can reappear after a restart.
-      await handle?.truncate(before).catch(() => {});
+      const cut = await handle?.truncate(before).then(
+        () => true,
+        () => false,
+      );
+      if (!cut) {
+        // The file may now end in garbage that a later line would follow: refuse
+        // every append until a restart replays (and repairs) the journal.
+        this.#broken = `${this.#name} journal could not be repaired after a failed write; restart hived`;
+      }
       // Coded, so that a full disk reaches the client as a store failure
       // (ERRORS.md) rather than as an internal error.
       const failure = new HiveError(
