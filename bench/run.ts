@@ -1,0 +1,499 @@
+/**
+ * `npm run bench`: every benchmark of issue 2 against real daemons on temp
+ * state directories, each beside a peer doing the same job in the same run.
+ * Prints a table, writes bench/results/<date>.json (and latest.json).
+ *
+ * Flags:
+ *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
+ *                  throughput, submit (default: all)
+ *   --no-pm2       skip the pm2 peer
+ *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
+ *
+ * Targets are measured, not asserted: the exit code is non-zero only when a
+ * benchmark broke or a process outlived the run.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  type Daemon,
+  exitOf,
+  HIVE,
+  HIVED,
+  killEverything,
+  markedProcesses,
+  NODE,
+  type PhaseLoad,
+  phaseLoad,
+  ROOT,
+  round,
+  rssMb,
+  sleep,
+  startDaemon,
+  startSpinners,
+  track,
+  waitForQuiet,
+} from './lib.ts';
+import { describeMachine } from './machine.ts';
+import { type Pm2Peer, startPm2 } from './pm2.ts';
+import { benchRestart, type RestartResult } from './restart.ts';
+import { benchRoundTrip, type RoundTripResult } from './roundtrip.ts';
+import { type RssResult, sampleRss, startNodeFloor } from './rss.ts';
+import { benchStatus, type StatusResult } from './status.ts';
+import {
+  benchSubmitAck,
+  benchThroughput,
+  type SubmitAckResult,
+  type ThroughputResult,
+} from './throughput.ts';
+
+const ALL = ['status', 'roundtrip', 'restart', 'rss', 'throughput', 'submit'] as const;
+type BenchName = (typeof ALL)[number];
+
+const { values: flags } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    'no-pm2': { type: 'boolean' },
+    'cpu-prof': { type: 'boolean' },
+  },
+});
+const selected = new Set<BenchName>(
+  flags.only
+    ? (flags.only.split(',').filter((n) => (ALL as readonly string[]).includes(n)) as BenchName[])
+    : ALL,
+);
+const RESULTS = join(ROOT, 'bench', 'results');
+mkdirSync(RESULTS, { recursive: true });
+
+const machineCores = () => cpus().length;
+
+const RESTART_POLICY = { initialDelayMs: 100, resetAfterMs: 1000 };
+
+/** Machine CPU busy % (100 = one core) right before each phase, from other work. */
+const background: Record<string, number> = {};
+/** CPU of other work on the machine during each phase (this run's own CPU subtracted). */
+const during: Record<string, PhaseLoad> = {};
+
+/** Waits for a quiet machine, runs a phase, records how much other work shared it. */
+async function phase(name: string, run: () => Promise<void>): Promise<void> {
+  const busy = await waitForQuiet(25, 15_000);
+  background[name] = busy;
+  if (busy > 25)
+    log(
+      `warning: the machine is busy (${busy}% CPU from other work) before ${name}; numbers will be noisy`,
+    );
+  const load = phaseLoad();
+  try {
+    await run();
+  } finally {
+    during[name] = load();
+    const other = during[name]?.otherPercent ?? 0;
+    if (other > 25)
+      log(`warning: other work took ${other}% CPU during ${name}; its numbers are noisy`);
+  }
+}
+
+interface Results {
+  status?: StatusResult;
+  roundTrip?: RoundTripResult[];
+  /** The same with niced busy loops keeping every vCPU awake (diagnostic). */
+  roundTripAwake?: RoundTripResult[];
+  restart?: RestartResult;
+  rss?: RssResult;
+  throughput?: ThroughputResult;
+  submitAck?: SubmitAckResult;
+}
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+async function phaseIdle(results: Results): Promise<void> {
+  const wantIdle = ['status', 'roundtrip', 'restart', 'rss'].some((n) =>
+    selected.has(n as BenchName),
+  );
+  if (!wantIdle) return;
+  await phase('idle phase', () => idleBenchmarks(results));
+}
+
+async function idleBenchmarks(results: Results): Promise<void> {
+  const floor = startNodeFloor();
+  let pm2: Pm2Peer | undefined;
+  let daemon: Daemon | undefined;
+  try {
+    if (!flags['no-pm2'] && (selected.has('status') || selected.has('rss'))) {
+      log('starting the pm2 peer (God daemon + 4 idle apps)');
+      pm2 = await startPm2(4);
+    }
+    log('starting hived with 4 echo bots');
+    daemon = await startDaemon({ echo: { restart: RESTART_POLICY } });
+    const readyAt = performance.now();
+
+    if (selected.has('rss')) {
+      // 3 s after every bot is ready: start-up garbage and the registry writes settle.
+      await sleep(Math.max(0, 3000 - (performance.now() - readyAt)));
+      log('sampling idle RSS');
+      const [hived, nodeFloor, pm2God] = await Promise.all([
+        sampleRss(daemon.pid),
+        sampleRss(floor.pid),
+        pm2 ? sampleRss(pm2.godPid) : Promise.resolve(undefined),
+      ]);
+      const bots = (await daemon.status()).bots.flatMap((b) => (b.pid ? [b.pid] : []));
+      results.rss = {
+        settleMs: 3000,
+        hived,
+        nodeFloor,
+        ...(pm2God ? { pm2God } : {}),
+        botsRssMb: bots.map((pid) => round(rssMb(pid) ?? Number.NaN, 1)),
+      };
+    }
+    if (selected.has('status')) {
+      log('hive status vs node -e 0 (40 runs each, interleaved)');
+      results.status = await benchStatus({
+        stateDir: daemon.stateDir,
+        runs: 40,
+        ...(pm2 ? { pm2 } : {}),
+      });
+    }
+    if (pm2) {
+      await pm2.stop();
+      pm2 = undefined;
+    }
+    if (selected.has('roundtrip')) {
+      log('round trips: commands, task.get (missing id), status; hived vs raw net');
+      results.roundTrip = await benchRoundTrip({
+        socket: daemon.socket,
+        requests: [
+          { cmd: 'commands', args: {} },
+          { cmd: 'task.get', args: { id: 'tmissing' } },
+          { cmd: 'status', args: {} },
+        ],
+        perCommand: 20_000,
+      });
+      log('round trips again with the vCPUs kept awake (diagnostic)');
+      const stopSpinners = startSpinners(machineCores());
+      try {
+        results.roundTripAwake = await benchRoundTrip({
+          socket: daemon.socket,
+          requests: [{ cmd: 'commands', args: {} }],
+          perCommand: 10_000,
+        });
+      } finally {
+        await stopSpinners();
+      }
+    }
+    if (selected.has('restart')) {
+      log('bot SIGKILL → replacement ready (10 kills)');
+      results.restart = await benchRestart(daemon, { kills: 10, ...RESTART_POLICY });
+    }
+  } finally {
+    await daemon?.stop();
+    await pm2?.stop();
+    await floor.stop();
+  }
+}
+
+async function phaseThroughput(results: Results): Promise<void> {
+  if (!selected.has('throughput')) return;
+  await phase('throughput', () => throughputBenchmark(results));
+}
+
+async function throughputBenchmark(results: Results): Promise<void> {
+  log('durable submit + dispatch + result through 4 echo bots');
+  const daemon = await startDaemon({
+    ...(flags['cpu-prof'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', RESULTS] } : {}),
+  });
+  try {
+    results.throughput = await benchThroughput(daemon, {
+      clients: 8,
+      window: 16,
+      warmupMs: 1500,
+      measureMs: 6000,
+      botConcurrency: 8,
+    });
+    if (selected.has('rss')) {
+      await sleep(2000);
+      const after = await sampleRss(daemon.pid);
+      if (results.rss) results.rss.hivedAfterLoad = after;
+    }
+  } finally {
+    await daemon.stop();
+  }
+}
+
+async function phaseSubmit(results: Results): Promise<void> {
+  if (!selected.has('submit')) return;
+  await phase('submit', () => submitBenchmark(results));
+}
+
+async function submitBenchmark(results: Results): Promise<void> {
+  log('submit acknowledgement with 10,000 tasks queued (bots scaled to 0)');
+  const daemon = await startDaemon();
+  try {
+    results.submitAck = await benchSubmitAck(daemon, {
+      queued: 10_000,
+      clients: 8,
+      submitsPerClient: 250,
+    });
+  } finally {
+    await daemon.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+interface Row {
+  metric: string;
+  value: number;
+  unit: string;
+  target?: { op: '<=' | '>='; value: number; text: string };
+  peers?: { name: string; value: number }[];
+}
+
+function rows(results: Results): Row[] {
+  const out: Row[] = [];
+  const { status, roundTrip, roundTripAwake, throughput, submitAck, restart, rss } = results;
+  if (status) {
+    const limit = status.nodeBaselineMs.median * 1.5;
+    const peers = [{ name: 'node -e 0', value: status.nodeBaselineMs.median }];
+    if (status.pm2JlistMs) peers.push({ name: 'pm2 jlist', value: status.pm2JlistMs.median });
+    out.push({
+      metric: '1. hive status, median',
+      value: status.hiveStatusMs.median,
+      unit: 'ms',
+      target: { op: '<=', value: limit, text: `≤ 1.5× node -e 0 = ${limit.toFixed(1)} ms` },
+      peers,
+    });
+    const p95Peers = [{ name: 'node -e 0', value: status.nodeBaselineMs.p95 }];
+    if (status.pm2JlistMs) p95Peers.push({ name: 'pm2 jlist', value: status.pm2JlistMs.p95 });
+    out.push({
+      metric: '1. hive status, p95',
+      value: status.hiveStatusMs.p95,
+      unit: 'ms',
+      peers: p95Peers,
+    });
+    out.push({
+      metric: '1. (where it goes) ESM + import node:net',
+      value: status.breakdownMs.importNet.median,
+      unit: 'ms',
+      peers: [{ name: 'node -e 0', value: status.nodeBaselineMs.median }],
+    });
+    out.push({
+      metric: '1. (where it goes) load client modules only',
+      value: status.breakdownMs.loadClientModules.median,
+      unit: 'ms',
+      peers: [{ name: 'node -e 0', value: status.nodeBaselineMs.median }],
+    });
+  }
+  for (const rt of roundTrip ?? []) {
+    const name = `2. round trip ${rt.command}${rt.command === 'task.get' ? ' (missing id)' : ''}`;
+    const primary = rt.command === 'commands';
+    out.push({
+      metric: `${name}, p50`,
+      value: rt.hived.latencyMs.median,
+      unit: 'ms',
+      ...(primary ? { target: { op: '<=' as const, value: 0.2, text: '≤ 0.2 ms' } } : {}),
+      peers: [{ name: 'raw net', value: rt.rawNet.latencyMs.median }],
+    });
+    out.push({
+      metric: `${name}, p99`,
+      value: rt.hived.latencyMs.p99,
+      unit: 'ms',
+      peers: [{ name: 'raw net', value: rt.rawNet.latencyMs.p99 }],
+    });
+    out.push({
+      metric: `${name}, rate`,
+      value: rt.hived.requestsPerSecond,
+      unit: 'req/s',
+      ...(primary ? { target: { op: '>=' as const, value: 20_000, text: '≥ 20,000 req/s' } } : {}),
+      peers: [{ name: 'raw net', value: rt.rawNet.requestsPerSecond }],
+    });
+  }
+  for (const rt of roundTripAwake ?? []) {
+    out.push({
+      metric: `2. round trip ${rt.command}, vCPUs kept awake, p50`,
+      value: rt.hived.latencyMs.median,
+      unit: 'ms',
+      peers: [{ name: 'raw net', value: rt.rawNet.latencyMs.median }],
+    });
+    out.push({
+      metric: `2. round trip ${rt.command}, vCPUs kept awake, rate`,
+      value: rt.hived.requestsPerSecond,
+      unit: 'req/s',
+      peers: [{ name: 'raw net', value: rt.rawNet.requestsPerSecond }],
+    });
+  }
+  if (throughput) {
+    out.push({
+      metric: '3. durable tasks through 4 echo bots',
+      value: throughput.tasksPerSecond,
+      unit: 'tasks/s',
+      target: { op: '>=', value: 3000, text: '≥ 3,000 tasks/s' },
+    });
+    out.push({
+      metric: '3. hived CPU per task (submit+lease+done)',
+      value: throughput.hivedCpuUsPerTask,
+      unit: 'µs',
+    });
+  }
+  if (submitAck) {
+    out.push({
+      metric: '3. submit ack p99, 10k queued, 8 clients',
+      value: submitAck.ackMs.p99,
+      unit: 'ms',
+      target: { op: '<=', value: 25, text: '≤ 25 ms' },
+    });
+    out.push({
+      metric: '3. submit only (no bots): rate, 8 clients',
+      value: submitAck.fillRate,
+      unit: 'submits/s',
+    });
+    out.push({
+      metric: '3. submit only: hived CPU per submit',
+      value: submitAck.fillCpuUsPerSubmit,
+      unit: 'µs',
+    });
+    out.push({
+      metric: '3. submit ack p99, 10k queued, 1 client',
+      value: submitAck.singleClientAckMs.p99,
+      unit: 'ms',
+    });
+  }
+  if (restart) {
+    out.push({
+      metric: '4. bot SIGKILL → replacement ready, median',
+      value: restart.killToReadyMs.median,
+      unit: 'ms',
+      target: { op: '<=', value: 300, text: '≤ 300 ms' },
+    });
+  }
+  if (rss) {
+    const peers = [{ name: 'node idle', value: rss.nodeFloor.rssMb }];
+    if (rss.pm2God) peers.push({ name: 'pm2 God + 4 apps', value: rss.pm2God.rssMb });
+    out.push({
+      metric: '5. hived idle RSS, 4 bots',
+      value: rss.hived.rssMb,
+      unit: 'MB',
+      target: { op: '<=', value: 70, text: '≤ 70 MB' },
+      peers,
+    });
+    const anonPeers = [{ name: 'node idle', value: rss.nodeFloor.anonMb }];
+    if (rss.pm2God) anonPeers.push({ name: 'pm2 God + 4 apps', value: rss.pm2God.anonMb });
+    out.push({
+      metric: '5. hived idle RssAnon (private memory)',
+      value: rss.hived.anonMb,
+      unit: 'MB',
+      peers: anonPeers,
+    });
+    if (rss.hivedAfterLoad) {
+      out.push({
+        metric: '5. hived idle RSS after the load run',
+        value: rss.hivedAfterLoad.rssMb,
+        unit: 'MB',
+      });
+    }
+  }
+  return out;
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US');
+  if (Math.abs(x) >= 10) return x.toFixed(1);
+  return x.toFixed(3);
+}
+
+function table(all: Row[]): string {
+  const header = ['benchmark', 'measured', 'target', 'ratio', 'ok', 'peers (measured; hive/peer)'];
+  const body = all.map((r) => {
+    const ratio = r.target ? r.value / r.target.value : undefined;
+    const ok = r.target
+      ? r.target.op === '<='
+        ? r.value <= r.target.value
+        : r.value >= r.target.value
+      : undefined;
+    return [
+      r.metric,
+      `${fmt(r.value)} ${r.unit}`,
+      r.target?.text ?? '',
+      ratio === undefined ? '' : `${ratio.toFixed(2)}×`,
+      ok === undefined ? '' : ok ? 'yes' : 'MISS',
+      (r.peers ?? [])
+        .map((p) => `${p.name} ${fmt(p.value)} (${(r.value / p.value).toFixed(2)}×)`)
+        .join('; '),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/**
+ * Fills Node's compile cache for hived and hive (both exit normally, which
+ * writes it), so that a fresh clone measures the steady state and not the
+ * first run's TypeScript stripping.
+ */
+async function warmCompileCache(): Promise<void> {
+  for (const entry of [HIVED, HIVE]) {
+    const child = track(spawn(NODE, [entry, '--version'], { stdio: 'ignore' }));
+    await exitOf(child);
+  }
+}
+
+async function main(): Promise<number> {
+  const machine = await describeMachine();
+  log(
+    `${machine.cpuModel}, ${machine.cores} cores, ${machine.ramGb} GB, Linux ${machine.kernel}, Node ${machine.node}, ${machine.fileSystem}, fdatasync p50 ${machine.fdatasyncMs.median.toFixed(3)} ms`,
+  );
+  const started = performance.now();
+  await warmCompileCache();
+  const results: Results = {};
+  let failed = false;
+  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit]) {
+    try {
+      await phase(results);
+    } catch (error) {
+      failed = true;
+      log(`benchmark failed: ${String((error as Error)?.stack ?? error)}`);
+    }
+  }
+  await sleep(200);
+  const strays = markedProcesses();
+  if (strays.length > 0) {
+    failed = true;
+    log(`processes still alive after the run: ${strays.join(', ')} (killing them)`);
+    killEverything();
+  }
+  const all = rows(results);
+  const durationS = round((performance.now() - started) / 1000, 1);
+  process.stdout.write(`\n${table(all)}\n\n`);
+  const report = {
+    machine,
+    durationS,
+    backgroundBusyPercent: background,
+    otherWorkDuringPhase: during,
+    strayProcesses: strays.length,
+    rows: all,
+    results,
+  };
+  const stamp = machine.date.replace(/[:.]/g, '-');
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(join(RESULTS, `${stamp}.json`), json);
+  writeFileSync(join(RESULTS, 'latest.json'), json);
+  log(
+    `other work on the machine (CPU %, 100 = one core) before / during each phase: ${Object.entries(
+      background,
+    )
+      .map(([k, v]) => `${k} ${v}% / ${during[k]?.otherPercent ?? '?'}%`)
+      .join(', ')}`,
+  );
+  log(`done in ${durationS} s; results in bench/results/${stamp}.json`);
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main();
