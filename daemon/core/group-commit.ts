@@ -1,0 +1,98 @@
+import type { FileHandle } from 'node:fs/promises';
+
+/**
+ * The two calls a durable append makes; tests inject failing or hanging
+ * ones to play a full disk or a dead device.
+ */
+export interface AppendFs {
+  write(handle: FileHandle, data: string): Promise<void>;
+  sync(handle: FileHandle): Promise<void>;
+}
+
+export const realAppendFs: AppendFs = {
+  async write(handle, data) {
+    await handle.write(data);
+  },
+  async sync(handle) {
+    await handle.datasync();
+  },
+};
+
+export type AppendOutcome =
+  | { ok: true; bytes: number }
+  /** `repaired`: the file was cut back to where it was, so later appends may follow. */
+  | { ok: false; error: unknown; repaired: boolean };
+
+/**
+ * Appends `data` to a file opened in append mode and fdatasyncs it. A
+ * failed write is cut back to `sizeBefore`, so that a later append never
+ * follows a torn line and nothing the caller was told failed can reappear
+ * after a restart. Never throws.
+ */
+export async function appendDurably(
+  fs: AppendFs,
+  handle: FileHandle | undefined,
+  data: string,
+  sizeBefore: number,
+): Promise<AppendOutcome> {
+  try {
+    if (!handle) throw new Error('the file is not open');
+    await fs.write(handle, data);
+    await fs.sync(handle);
+    return { ok: true, bytes: Buffer.byteLength(data) };
+  } catch (error) {
+    const repaired =
+      (await handle?.truncate(sizeBefore).then(
+        () => true,
+        () => false,
+      )) ?? false;
+    return { ok: false, error, repaired };
+  }
+}
+
+/**
+ * Group commit: items that arrive while a write is in flight are gathered
+ * into the next write, so one fdatasync covers many of them. The task
+ * journal and the audit trail both write through one of these.
+ */
+export class GroupCommit<T> {
+  readonly #write: (batch: T[]) => Promise<void>;
+  #pending: T[] = [];
+  #flushing: Promise<void> | undefined;
+
+  /** @param write writes one batch; it must settle every item itself and never throw. */
+  constructor(write: (batch: T[]) => Promise<void>) {
+    this.#write = write;
+  }
+
+  push(item: T): void {
+    this.#pending.push(item);
+    this.#flushing ??= this.#loop();
+  }
+
+  /** Removes and returns what waits for the next write (to fail it at once). */
+  drain(): T[] {
+    const items = this.#pending;
+    this.#pending = [];
+    return items;
+  }
+
+  /** Resolves when everything pushed so far has been written (or has failed). */
+  async flushed(): Promise<void> {
+    while (this.#flushing) await this.#flushing.catch(() => {});
+  }
+
+  async #loop(): Promise<void> {
+    // Yield once so that pushes from the same event-loop turn share a write.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending;
+        this.#pending = [];
+        await this.#write(batch);
+      }
+    } finally {
+      this.#flushing = undefined;
+    }
+  }
+}
