@@ -31,8 +31,11 @@ export const ERROR_CODES = {
   HIVE_TASK_ALREADY_FINAL: 'The task already reached a final state.',
   HIVE_TASK_KEY_CONFLICT: 'The idempotency key already names a task of another type.',
   HIVE_TASK_QUEUE_FULL: 'The queue holds its configured maximum of unfinished tasks.',
+  HIVE_TASK_NOT_RETRYABLE: 'Only a dead or failed task can be retried.',
   HIVE_BOT_NOT_FOUND: 'No bot has that name.',
   HIVE_BOT_KIND_NOT_FOUND: 'No bot kind has that name.',
+  HIVE_AUDIT_UNAVAILABLE:
+    'The audit trail cannot be written; mutating commands are refused until it can.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
