@@ -6,6 +6,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HiveError } from '../protocol/errors.ts';
+import { ActorVerifier } from './audit/actor.ts';
+import { DAEMON_ACTOR } from './audit/audit.ts';
+import { registerAuditCommands } from './audit/commands.ts';
+import { auditInterceptor } from './audit/interceptor.ts';
+import { createAudit } from './audit/setup.ts';
+import { auditBots, auditTasks } from './audit/subscriptions.ts';
 import { registerBotCommands } from './bots/commands.ts';
 import { type BotSpec, createSpawner, resolveSpec } from './bots/spec.ts';
 import { BotSupervisor, EMPTY_REGISTRY, type RegistryDoc } from './bots/supervisor.ts';
@@ -145,6 +151,24 @@ export async function startDaemon(
   await registry.load();
   const marker = new ShutdownMarker(paths.runDir, meta);
   const start = await marker.begin();
+  const audit = createAudit(
+    config,
+    { defaultDir: paths.logsDir, baseDir: loaded.baseDir, env },
+    { clock, log: logs.part('audit') },
+  );
+  await audit.start();
+  audit.note({
+    action: 'daemon.start',
+    severity: start.lastStart === 'crash' ? 'warning' : 'info',
+    actor: DAEMON_ACTOR,
+    reason: start.detail,
+    details: {
+      pid: process.pid,
+      version: VERSION,
+      lastStart: start.lastStart,
+      config: loaded.source,
+    },
+  });
   const recoveryLog = logs.part('recovery');
   if (start.lastStart === 'crash') recoveryLog.warn(`crash detected: ${start.detail}`);
   else recoveryLog.info(`start after ${start.detail}`);
@@ -170,6 +194,7 @@ export async function startDaemon(
     spawner: createSpawner(),
     registry,
   });
+  auditBots(audit, bots);
   const reaped = bots.reapOrphans();
   if (reaped.length > 0)
     recoveryLog.warn(`killed bots left by the previous run: ${reaped.join(', ')}`);
@@ -183,6 +208,7 @@ export async function startDaemon(
     log: taskLog,
     config: config.queue,
   });
+  auditTasks(audit, queue);
   queue.on('changed', ({ task, from }) =>
     taskLog.event('task', {
       id: task.id,
@@ -200,6 +226,8 @@ export async function startDaemon(
 
   let stopping = false;
   const router = new CommandRouter();
+  // Outermost: a command refused by any later interceptor is still audited.
+  router.use(auditInterceptor(audit, new ActorVerifier(clock), clock));
   // While stopping, nothing may change state (the queue is draining, bots are stopping).
   router.use(async (command, _args, _ctx, next) => {
     if (stopping && command.mutating && command.name !== 'daemon.stop') {
@@ -220,6 +248,7 @@ export async function startDaemon(
   });
   registerBotCommands(router, bots);
   registerLogCommands(router, logs);
+  registerAuditCommands(router, { audit, clock });
 
   const server = new ControlServer(
     { socketPath: paths.socket, runDir: paths.runDir, ...config.ipc },
@@ -246,6 +275,7 @@ export async function startDaemon(
     stopPromise ??= (async () => {
       stopping = true;
       log.info(`stopping: ${reason}`);
+      audit.note({ action: 'daemon.stop', actor: DAEMON_ACTOR, reason });
       notifier.stopping(`stopping: ${reason}`);
       const steps: [string, () => Promise<unknown>][] = [
         [
@@ -257,6 +287,7 @@ export async function startDaemon(
         ['close queue', () => queue.close({ compact: true })],
         ['write shutdown marker', () => marker.writeClean(VERSION, reason)],
         ['close socket', () => server.close()],
+        ['close audit trail', () => audit.close()],
         ['release lock', async () => lock.release()],
       ];
       for (const [name, step] of steps) {
@@ -290,6 +321,7 @@ export async function startDaemon(
       },
       bots: bots.bots(),
       queue: queue.counts(),
+      audit: audit.status(),
     }),
     stop: (reason) => void stop(reason),
   });

@@ -1,0 +1,131 @@
+import type { BotExit } from '../bots/bot.ts';
+import type { BotSupervisor } from '../bots/supervisor.ts';
+import type { EventMap, TypedEmitter } from '../core/events.ts';
+import type { TaskQueue } from '../tasks/task-queue.ts';
+import { type Audit, type AuditActor, type AuditRecord, botActor, DAEMON_ACTOR } from './audit.ts';
+
+/**
+ * Records an entry for each `event` that `build` turns into one (undefined:
+ * not worth keeping). The way other parts' events reach the trail: main.ts
+ * wires, e.g. `auditEvents(audit, config, 'applied', (c) => ({action:
+ * 'config.applied', ...}))`. Returns the unsubscribe function.
+ */
+export function auditEvents<E extends EventMap, K extends keyof E>(
+  audit: Audit,
+  emitter: TypedEmitter<E>,
+  event: K,
+  build: (payload: E[K]) => AuditRecord | undefined,
+): () => void {
+  return emitter.on(event, (payload) => {
+    const record = build(payload);
+    if (record) audit.note(record);
+  });
+}
+
+function exitRecord(exit: BotExit): AuditRecord {
+  const { bot, reason } = exit;
+  const details = {
+    kind: bot.kind,
+    code: exit.code,
+    signal: exit.signal,
+    upMs: exit.upMs,
+    inflight: bot.inflight.size,
+  };
+  const target = bot.name;
+  if (exit.requested) return { action: 'bot.stop', actor: DAEMON_ACTOR, target, reason, details };
+  if (exit.cause === 'memory_limit')
+    return { action: 'bot.memory_limit', actor: DAEMON_ACTOR, target, reason, details };
+  if (exit.cause) {
+    const cause = exit.cause;
+    return {
+      action: 'bot.kill',
+      actor: DAEMON_ACTOR,
+      target,
+      reason,
+      details: { ...details, cause },
+    };
+  }
+  return { action: 'bot.crash', actor: botActor(bot.name), target, reason, details };
+}
+
+/** Bot lifecycle: start, ready, stop, crash, kill, memory limit, restart, failed. */
+export function auditBots(audit: Audit, bots: BotSupervisor): () => void {
+  const offs = [
+    auditEvents(audit, bots, 'start', (bot) => ({
+      action: 'bot.start',
+      actor: DAEMON_ACTOR,
+      target: bot.name,
+      details: { kind: bot.kind, pid: bot.pid ?? null, restarts: bot.restarts },
+    })),
+    auditEvents(audit, bots, 'ready', (bot) => ({
+      action: 'bot.ready',
+      actor: botActor(bot.name),
+      target: bot.name,
+      details: {
+        pid: bot.pid ?? null,
+        version: bot.version ?? null,
+        startMs: bot.readyAt - bot.startedAt,
+      },
+    })),
+    auditEvents(audit, bots, 'exit', exitRecord),
+    auditEvents(audit, bots, 'restart', ({ bot, delayMs, reason, requested }) => ({
+      action: 'bot.restart',
+      actor: DAEMON_ACTOR,
+      target: bot.name,
+      reason,
+      details: { delayMs, requested, restarts: bot.restarts },
+    })),
+    auditEvents(audit, bots, 'failed', ({ bot, reason }) => ({
+      action: 'bot.failed',
+      actor: DAEMON_ACTOR,
+      target: bot.name,
+      reason,
+      details: { kind: bot.kind, restarts: bot.restarts },
+    })),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}
+
+function byActor(by: string | undefined): AuditActor {
+  return by === undefined ? DAEMON_ACTOR : { name: by, type: 'user' };
+}
+
+/**
+ * Task changes worth keeping: dead letters, cancels, manual retries. The
+ * queue emits every transition (thousands a second); the routine ones cost
+ * one comparison here and build nothing.
+ */
+export function auditTasks(audit: Audit, queue: TaskQueue): () => void {
+  return auditEvents(audit, queue, 'changed', ({ task, record }) => {
+    switch (record.t) {
+      case 'fail':
+        if (record.final !== 'dead') return undefined;
+        return {
+          action: 'task.dead_letter',
+          actor: DAEMON_ACTOR,
+          target: task.id,
+          reason: record.error.message,
+          details: { type: task.type, attempts: task.attempts, error: record.error.reason },
+        };
+      case 'cancel':
+        return {
+          action: 'task.cancel',
+          actor: byActor(record.by),
+          target: task.id,
+          reason: record.reason,
+          details: { type: task.type, attempts: task.attempts },
+        };
+      case 'retry':
+        return {
+          action: 'task.retry',
+          actor: byActor(record.by),
+          target: task.id,
+          details: { type: task.type, lastError: task.error?.message ?? null },
+        };
+      default:
+        return undefined;
+    }
+  });
+}
