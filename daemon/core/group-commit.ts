@@ -11,7 +11,14 @@ export interface AppendFs {
 
 export const realAppendFs: AppendFs = {
   async write(handle, data) {
-    await handle.write(data);
+    // A nearly full disk takes part of a write and reports the short count
+    // without an error; the next call then fails with ENOSPC. One write()
+    // call alone would take the torn line for a success.
+    const bytes = Buffer.from(data);
+    for (let done = 0; done < bytes.length; ) {
+      const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
+      done += bytesWritten;
+    }
   },
   async sync(handle) {
     await handle.datasync();
