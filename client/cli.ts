@@ -6,12 +6,18 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HiveError } from '../protocol/errors.ts';
 import { type CliCommand, type CliContext, Exit, type OptionSpec, type Values } from './command.ts';
+import { auditCommands } from './commands/audit.ts';
 import { botCommands } from './commands/bots.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { taskCommands } from './commands/tasks.ts';
 import { Connection } from './connection.ts';
 
-const COMMANDS: CliCommand[] = [...daemonCommands, ...taskCommands, ...botCommands];
+const COMMANDS: CliCommand[] = [
+  ...daemonCommands,
+  ...taskCommands,
+  ...botCommands,
+  ...auditCommands,
+];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec & { help: string; arg?: string }> = {
   json: { type: 'boolean', help: 'machine-readable output (errors too)' },
@@ -62,7 +68,7 @@ function overview(): string {
   const lines = COMMANDS.map(
     (c) => `  ${`${c.words.join(' ')}${c.args ? ` ${c.args}` : ''}`.padEnd(28)} ${c.summary}`,
   );
-  return `hive: control a running hived\n\nUsage: hive <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nGlobal options:\n${optionHelp(GLOBAL_OPTIONS)}\n\nExit codes: 0 ok, 1 command error, 2 daemon unreachable, 3 wait timed out.\nRun "hive <command> --help" for a command's options.`;
+  return `hive: control a running hived\n\nUsage: hive <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nGlobal options:\n${optionHelp(GLOBAL_OPTIONS)}\n\nExit codes: 0 ok, 1 command error, 2 daemon unreachable, 3 wait timed out, 4 audit verify found damage.\nRun "hive <command> --help" for a command's options.`;
 }
 
 /** How long a plain request may take before the client gives up (HIVE_TIMEOUT_MS overrides). */

@@ -52,6 +52,14 @@ export class MacKey {
     return hash('sha256', this.#outer, 'hex');
   }
 
+  /**
+   * A key from the bytes of a key file or variable: surrounding whitespace
+   * (a trailing newline) is not part of it, and it must have 16 bytes or more.
+   */
+  static fromSecret(secret: Uint8Array): MacKey {
+    return new MacKey(Buffer.from(Buffer.from(secret).toString('latin1').trim(), 'latin1'));
+  }
+
   /** A separate key for another purpose, so a digest made for one can never pass for the other. */
   derive(purpose: string): MacKey {
     return new MacKey(Buffer.from(this.mac(`hive-audit-derive:${purpose}`), 'hex'));

@@ -126,13 +126,20 @@ export class ChainVerifier {
     buf: Buffer,
     from: number,
     to: number,
-    where: { file: string; segmentFile: boolean; segmentFromName?: number | undefined },
+    where: {
+      file: string;
+      segmentFile: boolean;
+      segmentFromName?: number | undefined;
+      /** Lines of the file before `from` (for messages). */
+      linesBefore?: number;
+    },
   ): Promise<boolean> {
     let pos = from;
     let line = 0;
+    const before = where.linesBefore ?? 0;
     while (pos < to) {
       line += 1;
-      this.#pos = { file: where.file, line };
+      this.#pos = { file: where.file, line: line + before };
       const nl = buf.indexOf(10, pos);
       if (nl === -1 || nl >= to) {
         return this.#fail(
@@ -500,7 +507,11 @@ export async function verifyExport(
         : undefined,
   });
   const bodyEnd = trailer?.exportEnd === 1 ? lastStart : buf.length;
-  await verifier.lines(buf, firstEnd + 1, bodyEnd, { file: options.file, segmentFile: false });
+  await verifier.lines(buf, firstEnd + 1, bodyEnd, {
+    file: options.file,
+    segmentFile: false,
+    linesBefore: 1,
+  });
   const report = verifier.finish();
   if (report.ok && trailer?.exportEnd !== 1) {
     report.ok = false;

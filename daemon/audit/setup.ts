@@ -33,11 +33,11 @@ export function loadAuditKey(
     secret = Buffer.from(value);
   }
   if (!secret) return undefined;
-  // A key file usually ends with a newline that is not part of the key.
-  const trimmed = Buffer.from(secret.toString('latin1').trim(), 'latin1');
-  if (trimmed.length < 16)
-    throw new HiveError('HIVE_CONFIG_INVALID', `${where}: the key needs at least 16 bytes`);
-  return new MacKey(trimmed);
+  try {
+    return MacKey.fromSecret(secret);
+  } catch (error) {
+    throw new HiveError('HIVE_CONFIG_INVALID', `${where}: ${(error as Error).message}`);
+  }
 }
 
 /** Secret values by variable name: hived's environment and every bot kind's `env`. */
