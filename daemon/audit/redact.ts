@@ -11,7 +11,8 @@ export interface RedactOptions {
 }
 
 /** Names whose values are secrets whatever the command (case-insensitive unless camelCase). */
-const SECRET_NAME = /secret|token|passw|credential|cookie|private|(^|[-_.])(auth|authorization|key)$/i;
+const SECRET_NAME =
+  /secret|token|passw|credential|cookie|private|(^|[-_.])(auth|authorization|key)$/i;
 const CAMEL_KEY = /[a-z0-9]Key$/;
 /** Task payloads are user data: stored only as their size and a digest. */
 const PAYLOAD = 'payload';
