@@ -5,7 +5,7 @@
  *
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
- *                  throughput, submit (default: all)
+ *                  throughput, submit, audit (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type AuditBenchResult, benchAudit } from './audit.ts';
 import {
   type Daemon,
   exitOf,
@@ -49,7 +50,7 @@ import {
   type ThroughputResult,
 } from './throughput.ts';
 
-const ALL = ['status', 'roundtrip', 'restart', 'rss', 'throughput', 'submit'] as const;
+const ALL = ['status', 'roundtrip', 'restart', 'rss', 'throughput', 'submit', 'audit'] as const;
 type BenchName = (typeof ALL)[number];
 
 const { values: flags } = parseArgs({
@@ -104,6 +105,7 @@ interface Results {
   rss?: RssResult;
   throughput?: ThroughputResult;
   submitAck?: SubmitAckResult;
+  audit?: AuditBenchResult;
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -240,6 +242,19 @@ async function submitBenchmark(results: Results): Promise<void> {
   }
 }
 
+async function phaseAudit(results: Results): Promise<void> {
+  if (!selected.has('audit')) return;
+  await phase('audit', async () => {
+    results.audit = await benchAudit({
+      appendSeconds: 5,
+      inFlight: 256,
+      corpusEntries: 1_000_000,
+      queryRuns: 40,
+      log,
+    });
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Report
 
@@ -253,7 +268,7 @@ interface Row {
 
 function rows(results: Results): Row[] {
   const out: Row[] = [];
-  const { status, roundTrip, roundTripAwake, throughput, submitAck, restart, rss } = results;
+  const { status, roundTrip, roundTripAwake, throughput, submitAck, restart, rss, audit } = results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
     const peers = [{ name: 'node -e 0', value: status.nodeBaselineMs.median }];
@@ -394,6 +409,56 @@ function rows(results: Results): Row[] {
       });
     }
   }
+  if (audit) out.push(...auditRows(audit));
+  return out;
+}
+
+function auditRows(a: AuditBenchResult): Row[] {
+  const out: Row[] = [
+    {
+      metric: `6. audit append, sustained (${a.append.inFlight} writers awaiting fdatasync)`,
+      value: a.append.entriesPerSecond,
+      unit: 'entries/s',
+      target: { op: '>=', value: 20_000, text: '≥ 20,000 entries/s' },
+    },
+    {
+      metric: '6. audit append latency to durable, p99',
+      value: a.append.latencyMs.p99,
+      unit: 'ms',
+    },
+    {
+      metric: `6. audit verify, ${a.corpus.entries.toLocaleString('en-US')} entries (MACs checked)`,
+      value: a.verify.seconds,
+      unit: 's',
+      target: { op: '<=', value: 5, text: '≤ 5 s' },
+      peers: [{ name: 'via hived socket', value: a.verifyViaHived.seconds }],
+    },
+  ];
+  for (const [name, summary] of Object.entries(a.query)) {
+    const primary = name === 'actor alice' || name === 'action command.task.submit';
+    out.push({
+      metric: `6. audit newest 100, ${name}, p95`,
+      value: summary.p95,
+      unit: 'ms',
+      ...(primary ? { target: { op: '<=' as const, value: 50, text: '≤ 50 ms' } } : {}),
+      peers: [{ name: 'via hived socket', value: a.queryViaHived[name]?.p95 ?? Number.NaN }],
+    });
+  }
+  for (const [name, scan] of Object.entries(a.scan)) {
+    out.push({
+      metric: `6. audit full scan, rare ${name}`,
+      value: scan.entriesPerSecond,
+      unit: 'entries/s',
+      ...(name.startsWith('actor')
+        ? { target: { op: '>=' as const, value: 500_000, text: '≥ 500,000 entries/s' } }
+        : {}),
+    });
+  }
+  out.push({
+    metric: '6. audit stats over the whole trail',
+    value: a.stats.entriesPerSecond,
+    unit: 'entries/s',
+  });
   return out;
 }
 
@@ -454,7 +519,7 @@ async function main(): Promise<number> {
   await warmCompileCache();
   const results: Results = {};
   let failed = false;
-  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit]) {
+  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit, phaseAudit]) {
     try {
       await phase(results);
     } catch (error) {

@@ -68,24 +68,30 @@ for (const step of [
   'retention:anchored',
   'retention:removed',
 ] as const) {
-  test(`kill -9 at ${step}: the next start repairs, every acknowledged entry survives, verify passes`, async (t) => {
-    const dir = tempDir(t);
-    // The fourth time: by then retention has old segments to remove.
-    const crashed = await runWriter([dir, '200', step, '4']);
-    t.is(crashed.signal, 'SIGKILL', 'the writer died at the step');
-    const lastAcked = crashed.acked.at(-1);
-    t.truthy(lastAcked);
-    const between = await verifyAfter(dir, lastAcked);
-    t.true(between.ok, `right after the kill: ${JSON.stringify(between.problem)}`);
-    const resumed = await runWriter([dir, '20']);
-    t.is(resumed.code, 0);
-    // Entries can be durable without having been acknowledged yet (the batch was cut by the kill).
-    t.true((resumed.acked[0]?.seq ?? 0) > (lastAcked?.seq ?? 0), 'numbering continues after them');
-    const report = await verifyAfter(dir, resumed.acked.at(-1));
-    t.true(report.ok, JSON.stringify(report.problem));
-    t.true((report.startsAt ?? 0) > 1, 'retention removed old segments and left an anchor');
-    t.truthy(report.retention);
-  });
+  test.serial(
+    `kill -9 at ${step}: the next start repairs, every acknowledged entry survives, verify passes`,
+    async (t) => {
+      const dir = tempDir(t);
+      // The fourth time: by then retention has old segments to remove.
+      const crashed = await runWriter([dir, '200', step, '4']);
+      t.is(crashed.signal, 'SIGKILL', 'the writer died at the step');
+      const lastAcked = crashed.acked.at(-1);
+      t.truthy(lastAcked);
+      const between = await verifyAfter(dir, lastAcked);
+      t.true(between.ok, `right after the kill: ${JSON.stringify(between.problem)}`);
+      const resumed = await runWriter([dir, '20']);
+      t.is(resumed.code, 0);
+      // Entries can be durable without having been acknowledged yet (the batch was cut by the kill).
+      t.true(
+        (resumed.acked[0]?.seq ?? 0) > (lastAcked?.seq ?? 0),
+        'numbering continues after them',
+      );
+      const report = await verifyAfter(dir, resumed.acked.at(-1));
+      t.true(report.ok, JSON.stringify(report.problem));
+      t.true((report.startsAt ?? 0) > 1, 'retention removed old segments and left an anchor');
+      t.truthy(report.retention);
+    },
+  );
 }
 
 test('kill -9 at random moments while writing across many rotations: verify passes every time', async (t) => {

@@ -37,14 +37,16 @@ test('a bot that never sends ready is killed at its start timeout and started ag
   t.regex(again.lastExit?.reason ?? '', /no ready message within 400 ms/);
   t.is(again.lastExit?.signal, 'SIGKILL');
   await waitFor(() => !alive(firstPid), { what: 'the first process to be gone' });
+  // On a loaded machine the status poll may already see a third process: the one it shows
+  // must be a later start than the first, whichever it is.
   const starts = await waitFor(
     () => {
       const found = readMarks(marks).filter((m) => m.event === 'start');
-      return found.length >= 2 ? found : undefined;
+      return found.some((m) => m.pid === again.pid) ? found : undefined;
     },
-    { what: 'the second process to start' },
+    { what: 'the process status shows to start' },
   );
-  t.is(starts[1]?.pid, again.pid ?? undefined);
+  t.true(starts.findIndex((m) => m.pid === again.pid) >= 1);
   // Killed at the start timeout, not earlier (origin is slightly after the spawn).
   const exit = await waitFor(
     () => readLog(daemon, 'bots.jsonl').find((l) => String(l.message).startsWith('mute-0 exited')),
