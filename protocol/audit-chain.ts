@@ -5,7 +5,10 @@
  *
  * A line is `{<body>,"hash":"<sha256 of body>"[,"mac":"<hmac of hash>"]}`:
  * the hash covers the body's bytes exactly as written, and the body holds
- * the previous node's hash in `prev`, so every hash depends on all before.
+ * the previous node's link in `prev`, so every hash depends on all before.
+ * The link is the hash, or for a keyed node the SHA-256 of hash and MAC:
+ * the chain then covers every MAC too, so one good MAC vouches for every
+ * node before it, and verify need not compute one per entry.
  */
 import { hash } from 'node:crypto';
 import { canonicalJson } from './audit.ts';
@@ -66,11 +69,17 @@ export class MacKey {
   }
 }
 
-/** Closes a node's body with its hash (and MAC): the line to store, newline included. */
-export function sealNode(body: string, key: MacKey | undefined): { line: string; hash: string } {
+/** What the next node's `prev` holds: the hash, or for a keyed node the hash of hash and MAC. */
+export function linkOf(hash: string, mac: string | undefined): string {
+  return mac === undefined ? hash : sha256Hex(hash + mac);
+}
+
+/** Closes a node's body with its hash (and MAC): the line to store, newline included, and its link. */
+export function sealNode(body: string, key: MacKey | undefined): { line: string; link: string } {
   const digest = sha256Hex(body);
-  const mac = key ? `,"mac":"${key.mac(digest)}"` : '';
-  return { line: `${body},"hash":"${digest}"${mac}}\n`, hash: digest };
+  const mac = key?.mac(digest);
+  const macField = mac === undefined ? '' : `,"mac":"${mac}"`;
+  return { line: `${body},"hash":"${digest}"${macField}}\n`, link: linkOf(digest, mac) };
 }
 
 export function entryBody(seq: number, prev: string, time: string, rest: string): string {

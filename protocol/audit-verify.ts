@@ -11,6 +11,7 @@ import {
   checkDocument,
   GENESIS_HASH,
   isHeaderLine,
+  linkOf,
   type MacKey,
   parseEntryHead,
   parseHeader,
@@ -59,6 +60,7 @@ export interface VerifyReport {
 /** The last entry hived knows it wrote: the trail must reach it, unchanged. */
 export interface Checkpoint {
   seq: number;
+  /** Its link (what the next entry's `prev` holds). */
   hash: string;
 }
 
@@ -68,7 +70,16 @@ interface Position {
 }
 
 const RECENT = 256;
-const YIELD_EVERY = 16_384;
+const YIELD_EVERY = 4096;
+/** A MAC is computed for one keyed node in this many (and the last of each file). */
+const MAC_EVERY = 1024;
+
+interface Sealed {
+  seq: number | null;
+  seal: Seal;
+  what: string;
+  pos: Position;
+}
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -80,6 +91,9 @@ export class ChainVerifier {
   #segment: number | null = null;
   #afterHeader = false;
   #keyedSeen = false;
+  /** Keyed nodes since the last MAC that matched. */
+  #unchecked: Sealed[] = [];
+  #checkingMacs = false;
   /** Hashes of the last entries by seq, to tell a duplicate from a stray. */
   readonly #recent = new Map<number, string>();
   readonly #checkpoint: Checkpoint | undefined;
@@ -161,15 +175,18 @@ export class ChainVerifier {
       pos = nl + 1;
       if (line % YIELD_EVERY === 0) await yieldToLoop();
     }
-    return true;
+    return this.#checkMacs();
   }
 
   #fail(kind: ProblemKind, seq: number | null, message: string): false {
+    // A forged node further back comes first: its MAC fails before this shows.
+    if (!this.#checkingMacs && !this.#checkMacs()) return false;
     this.problem = { kind, seq, segment: this.#segment, ...this.#pos, message };
     return false;
   }
 
-  #checkMac(seal: Seal, seq: number | null, what: string): boolean {
+  /** Notes a node's MAC for the next check (MACs are checked in bulk; see #checkMacs). */
+  #noteMac(seal: Seal, seq: number | null, what: string): boolean {
     if (!this.#key) {
       if (seal.mac !== undefined) this.macs = 'unchecked';
       return true;
@@ -180,15 +197,37 @@ export class ChainVerifier {
       return this.#fail('changed', seq, `${what} has no MAC although the trail is keyed`);
     }
     this.#keyedSeen = true;
-    if (this.#key.mac(seal.hash) !== seal.mac) {
-      return this.#fail(
-        'changed',
-        seq,
-        `${what}: MAC does not match (changed by someone without the key)`,
-      );
+    this.#unchecked.push({ seq, seal, what, pos: this.#pos });
+    return this.#unchecked.length < MAC_EVERY || this.#checkMacs();
+  }
+
+  /**
+   * Each link covers the MAC before it, so a node's MAC can only match if
+   * every node before it is as the key holder wrote it: one good MAC
+   * vouches for the whole stretch. When it fails, the first node of the
+   * stretch whose own MAC fails is the first one forged.
+   */
+  #checkMacs(): boolean {
+    const last = this.#unchecked.at(-1);
+    const key = this.#key;
+    if (!last || !key) return true;
+    const good = (n: Sealed) => key.mac(n.seal.hash) === n.seal.mac;
+    if (good(last)) {
+      this.#unchecked = [];
+      this.macs = 'checked';
+      return true;
     }
-    this.macs = 'checked';
-    return true;
+    const forged = this.#unchecked.find((n) => !good(n)) ?? last;
+    this.#unchecked = [];
+    this.#pos = forged.pos;
+    this.#checkingMacs = true;
+    this.#fail(
+      'changed',
+      forged.seq,
+      `${forged.what}: MAC does not match (changed by someone without the key)`,
+    );
+    this.#checkingMacs = false;
+    return false;
   }
 
   #header(buf: Buffer, start: number, end: number, fromName: number | undefined): boolean {
@@ -207,7 +246,7 @@ export class ChainVerifier {
         `segment ${header.segment} was sealed with key ${header.keyId}; the key given is ${this.#key.id}`,
       );
     }
-    if (!this.#checkMac(seal, at, what)) return false;
+    if (!this.#noteMac(seal, at, what)) return false;
     if (fromName !== undefined && header.segment !== fromName)
       return this.#fail('changed', at, `${this.#pos.file} holds segment ${header.segment}`);
     if (!this.#segmentFollows(header.segment, header.firstSeq)) return false;
@@ -225,7 +264,7 @@ export class ChainVerifier {
     this.#expectSegment = header.segment + 1;
     this.#expectSeq = header.firstSeq;
     this.startsAt ??= header.firstSeq;
-    this.#prev = seal.hash;
+    this.#prev = linkOf(seal.hash, seal.mac);
     this.#afterHeader = true;
     this.segments += 1;
     return true;
@@ -274,9 +313,10 @@ export class ChainVerifier {
     const at = expected ?? head.seq;
     if (sha256Hex(buf.subarray(start, seal.bodyEnd)) !== seal.hash)
       return this.#fail('changed', at, `entry ${at} does not match its hash`);
-    if (!this.#checkMac(seal, at, `entry ${at}`)) return false;
-    if (!this.#follows(buf, head.seq, head.prev, seal.hash, end, to)) return false;
-    return this.#accept(head.seq, seal.hash);
+    if (!this.#noteMac(seal, at, `entry ${at}`)) return false;
+    const link = linkOf(seal.hash, seal.mac);
+    if (!this.#follows(buf, head.seq, head.prev, link, end, to)) return false;
+    return this.#accept(head.seq, link);
   }
 
   #follows(buf: Buffer, seq: number, prev: string, hash: string, end: number, to: number): boolean {

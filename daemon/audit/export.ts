@@ -1,5 +1,6 @@
 import {
   isHeaderLine,
+  linkOf,
   type MacKey,
   parseEntryHead,
   parseSeal,
@@ -171,7 +172,8 @@ async function fillPage(
           const time = region.buf.toString('latin1', head.timeAt, head.timeAt + TIME_LENGTH);
           if (until !== undefined && time > until) return finish();
           lastSeq = head.seq;
-          lastHash = parseSeal(region.buf, start, end)?.hash ?? lastHash;
+          const seal = parseSeal(region.buf, start, end);
+          if (seal) lastHash = linkOf(seal.hash, seal.mac);
         }
         lines.push(region.buf.toString('utf8', start, end));
         bytes += end - start + 1;

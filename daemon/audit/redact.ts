@@ -50,9 +50,9 @@ export class Redactor {
     return SECRET_NAME.test(name) || CAMEL_KEY.test(name) || this.#fields.has(name.toLowerCase());
   }
 
-  #digest(value: unknown): string {
+  #digest(value: unknown, json = canonicalJson(value)): string {
     if (!this.#digestKey) return '[redacted]';
-    return `[redacted hmac:${this.#digestKey.mac(canonicalJson(value)).slice(0, 16)}]`;
+    return `[redacted hmac:${this.#digestKey.mac(json).slice(0, 16)}]`;
   }
 
   #object(value: Record<string, unknown>, depth: number): Record<string, unknown> {
@@ -73,7 +73,7 @@ export class Redactor {
 
   #payload(value: unknown): Record<string, unknown> {
     const json = canonicalJson(value);
-    return { bytes: Buffer.byteLength(json), digest: this.#digest(value) };
+    return { bytes: Buffer.byteLength(json), digest: this.#digest(value, json) };
   }
 
   #value(value: unknown, depth: number): unknown {

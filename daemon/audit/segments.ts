@@ -4,6 +4,7 @@ import { AUDIT_FILES, sealedSegmentName, sealedSegmentNumber } from '../../proto
 import {
   headerBody,
   isHeaderLine,
+  linkOf,
   type MacKey,
   parseEntryHead,
   parseHeader,
@@ -56,8 +57,8 @@ export class SegmentFiles {
   async create(
     header: SegmentHeader,
     key: MacKey | undefined,
-  ): Promise<{ hash: string; bytes: number }> {
-    const { line, hash } = sealNode(headerBody(header), key);
+  ): Promise<{ link: string; bytes: number }> {
+    const { line, link } = sealNode(headerBody(header), key);
     const handle = await open(this.live, 'w', 0o600);
     try {
       await handle.write(line);
@@ -66,7 +67,7 @@ export class SegmentFiles {
       await handle.close();
     }
     await fsyncDirectory(this.dir);
-    return { hash, bytes: Buffer.byteLength(line) };
+    return { link, bytes: Buffer.byteLength(line) };
   }
 
   async readDocument(path: string): Promise<Record<string, unknown> | undefined> {
@@ -90,7 +91,7 @@ export class SegmentFiles {
 /** A segment's first line, if it is a well-formed header. */
 export async function readHeader(
   path: string,
-): Promise<{ header: SegmentHeader; hash: string } | undefined> {
+): Promise<{ header: SegmentHeader; link: string } | undefined> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(path, 'r');
@@ -104,16 +105,16 @@ export async function readHeader(
     if (end === -1 || !isHeaderLine(buf, 0)) return undefined;
     const seal = parseSeal(buf, 0, end);
     const header = seal && parseHeader(buf, 0, seal);
-    return seal && header ? { header, hash: seal.hash } : undefined;
+    return seal && header ? { header, link: linkOf(seal.hash, seal.mac) } : undefined;
   } finally {
     await handle.close();
   }
 }
 
 export interface SegmentTail {
-  /** Last entry's seq and hash, or the header's when the segment has no entry yet. */
+  /** Last entry's seq and link, or the header's when the segment has no entry yet. */
   seq: number;
-  hash: string;
+  link: string;
   /** Time of the last entry (ms), or 0. */
   timeMs: number;
   entries: boolean;
@@ -131,7 +132,7 @@ const TAIL_WINDOW = 64 * 1024;
  */
 export async function readTail(
   path: string,
-  header: SegmentHeader & { hash: string },
+  header: SegmentHeader & { link: string },
 ): Promise<SegmentTail> {
   const handle = await open(path, 'r');
   try {
@@ -150,13 +151,13 @@ export async function readTail(
 }
 
 function emptyTail(
-  header: SegmentHeader & { hash: string },
+  header: SegmentHeader & { link: string },
   size: number,
   torn: number,
 ): SegmentTail {
   return {
     seq: header.firstSeq - 1,
-    hash: header.hash,
+    link: header.link,
     timeMs: 0,
     entries: false,
     size,
@@ -169,7 +170,7 @@ function scanWindow(
   buf: Buffer,
   offset: number,
   size: number,
-  header: SegmentHeader & { hash: string },
+  header: SegmentHeader & { link: string },
 ): SegmentTail | undefined {
   const lastNl = buf.lastIndexOf(10);
   if (lastNl === -1) return offset === 0 ? emptyTail(header, 0, size) : undefined;
@@ -186,7 +187,7 @@ function scanWindow(
       const timeMs = Date.parse(buf.toString('latin1', head.timeAt, head.timeAt + TIME_LENGTH));
       return {
         seq: head.seq,
-        hash: seal.hash,
+        link: linkOf(seal.hash, seal.mac),
         timeMs,
         entries: true,
         size: complete,

@@ -49,6 +49,7 @@ export interface TrailDeps {
 
 export interface Written {
   seq: number;
+  /** The entry's link: what the next entry's `prev` holds (its hash, or with a key the hash of hash and MAC). */
   hash: string;
 }
 
@@ -125,7 +126,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
   #segmentEntries = 0;
   #liveBytes = 0;
   #lastSeq = 0;
-  #lastHash = GENESIS_HASH;
+  #lastLink = GENESIS_HASH;
   #lastTime = 0;
   #lastHeadWrite = 0;
   #health: SinkHealth = { state: 'ok' };
@@ -158,7 +159,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
     const lost = Object.values(this.#lost).reduce((a, b) => a + b, 0);
     return {
       seq: this.#lastSeq,
-      hash: this.#lastHash,
+      hash: this.#lastLink,
       segment: this.#segment,
       backlog: this.#backlog.length,
       lost,
@@ -207,7 +208,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
     const current = live ? await readHeader(files.live) : undefined;
     let cutBytes = 0;
     if (current) {
-      const tail = await readTail(files.live, { ...current.header, hash: current.hash });
+      const tail = await readTail(files.live, { ...current.header, link: current.link });
       if (tail.tornBytes > 0) {
         await cutTo(files.live, tail.size);
         cutBytes = tail.tornBytes;
@@ -216,7 +217,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
       this.#segmentCreated = Date.parse(current.header.created);
       this.#segmentEntries = tail.entries ? 1 : 0;
       this.#lastSeq = tail.seq;
-      this.#lastHash = tail.hash;
+      this.#lastLink = tail.link;
       this.#lastTime = Math.max(this.#lastTime, tail.timeMs, this.#segmentCreated);
       this.#liveBytes = tail.size;
     } else {
@@ -235,11 +236,11 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
     if (newest !== undefined && header) {
       const tail = await readTail(this.#files.sealed(newest), {
         ...header.header,
-        hash: header.hash,
+        link: header.link,
       });
       this.#segment = newest + 1;
       this.#lastSeq = tail.seq;
-      this.#lastHash = tail.hash;
+      this.#lastLink = tail.link;
       this.#lastTime = Math.max(this.#lastTime, tail.timeMs);
       return;
     }
@@ -247,12 +248,12 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
     if (anchor && typeof anchor.seq === 'number' && typeof anchor.hash === 'string') {
       this.#segment = Number(anchor.segment);
       this.#lastSeq = anchor.seq;
-      this.#lastHash = anchor.hash;
+      this.#lastLink = anchor.hash;
       return;
     }
     this.#segment = 1;
     this.#lastSeq = 0;
-    this.#lastHash = GENESIS_HASH;
+    this.#lastLink = GENESIS_HASH;
   }
 
   async #createLive(segment: number): Promise<void> {
@@ -262,7 +263,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
       {
         segment,
         firstSeq: this.#lastSeq + 1,
-        prev: this.#lastHash,
+        prev: this.#lastLink,
         created: new Date(now).toISOString(),
         format: 1,
         keyed: key !== undefined,
@@ -270,7 +271,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
       },
       key,
     );
-    this.#lastHash = created.hash;
+    this.#lastLink = created.link;
     this.#segment = segment;
     this.#segmentCreated = now;
     this.#segmentEntries = 0;
@@ -355,7 +356,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
     }
     this.#liveBytes += outcome.bytes;
     this.#lastSeq = last.seq;
-    this.#lastHash = last.hash;
+    this.#lastLink = last.hash;
     this.#segmentEntries += count;
     if (this.hasListeners('written')) this.emit('written', { data });
     return { written: count };
@@ -371,18 +372,18 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
     const time = new Date(now).toISOString();
     const key = this.#options.key;
     let seq = this.#lastSeq;
-    let prev = this.#lastHash;
+    let prev = this.#lastLink;
     let data = '';
     let count = 0;
     for (let i = from; i < items.length; i++) {
       const item = items[i] as Pending;
       const late =
         now - item.recordedAt > LATE_MS ? `"at":"${new Date(item.recordedAt).toISOString()}",` : '';
-      const { line, hash } = sealNode(entryBody(seq + 1, prev, time, late + item.rest), key);
+      const { line, link } = sealNode(entryBody(seq + 1, prev, time, late + item.rest), key);
       if (count > 0 && data.length + line.length > room) break;
       seq += 1;
-      item.tried = { seq, hash };
-      prev = hash;
+      item.tried = { seq, hash: link };
+      prev = link;
       data += line;
       count += 1;
     }
@@ -444,7 +445,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
     const doc = sealDocument(
       {
         seq: this.#lastSeq,
-        hash: this.#lastHash,
+        hash: this.#lastLink,
         segment: this.#segment,
         at: new Date(this.#lastTime).toISOString(),
       },
@@ -586,7 +587,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
   /** A write that timed out may have landed after all: those entries are not written twice. */
   #dropLanded(): void {
     const index = this.#backlog.findIndex(
-      (item) => item.tried?.seq === this.#lastSeq && item.tried.hash === this.#lastHash,
+      (item) => item.tried?.seq === this.#lastSeq && item.tried.hash === this.#lastLink,
     );
     if (index !== -1) this.#backlog.splice(0, index + 1);
   }
@@ -630,7 +631,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
       }
       return {
         segments,
-        head: { seq: this.#lastSeq, hash: this.#lastHash },
+        head: { seq: this.#lastSeq, hash: this.#lastLink },
         close: async () => {
           await Promise.all(handles.map((h) => h.close().catch(() => {})));
         },

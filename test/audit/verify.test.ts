@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { AuditTrail } from '../../daemon/audit/trail.ts';
 import { systemClock } from '../../daemon/core/clock.ts';
-import { entryBody, MacKey, parseSeal, sealNode } from '../../protocol/audit-chain.ts';
+import { entryBody, linkOf, MacKey, parseSeal, sealNode } from '../../protocol/audit-chain.ts';
 import { type Checkpoint, verifyTrail } from '../../protocol/audit-verify.ts';
 import {
   asTrailFiles,
@@ -67,6 +67,11 @@ function linesOf(data: Buffer): { start: number; end: number; seq: number; text:
   return out;
 }
 
+function linkOfLine(text: string): string {
+  const { hash, mac } = JSON.parse(text) as { hash: string; mac?: string };
+  return linkOf(hash, mac);
+}
+
 function rebuild(lines: { text: string }[]): Buffer {
   return Buffer.from(lines.map((l) => `${l.text}\n`).join(''));
 }
@@ -93,14 +98,22 @@ test('the trail as written verifies: every entry, every segment, every MAC', asy
   t.is(report.lastSeq, ENTRIES);
 });
 
-test('a line is JSON whose hash is SHA-256 of the bytes before its hash field, and whose MAC is HMAC-SHA256 of that hash', (t) => {
-  const line = linesOf(pristine.at(-1)?.data ?? Buffer.alloc(0)).at(-1)?.text ?? '';
+test('a line is JSON whose hash is SHA-256 of the bytes before its hash field, whose MAC is HMAC-SHA256 of that hash, and the next line links to SHA-256 of both', (t) => {
+  const lines = linesOf(pristine.at(-1)?.data ?? Buffer.alloc(0));
+  const line = lines.at(-2)?.text ?? '';
   const entry = JSON.parse(line) as { hash: string; mac: string };
   const body = line.slice(0, line.indexOf(',"hash":"'));
   t.is(entry.hash, createHash('sha256').update(body).digest('hex'));
   t.is(
     entry.mac,
     createHmac('sha256', '0123456789abcdef0123456789abcdef').update(entry.hash).digest('hex'),
+  );
+  const next = JSON.parse(lines.at(-1)?.text ?? '{}') as { prev: string };
+  t.is(
+    next.prev,
+    createHash('sha256')
+      .update(entry.hash + entry.mac)
+      .digest('hex'),
   );
 });
 
@@ -237,14 +250,14 @@ test('an entry rewritten with its chain recomputed but without the key fails its
   const target = lines[3] as (typeof lines)[number];
   // Re-seal the rest of the segment with a different key, as a forger would.
   const forger = new MacKey(Buffer.from('not the real key, not the real key'));
-  let prev = (JSON.parse(lines[2]?.text ?? '{}') as { hash: string }).hash;
+  let prev = linkOfLine(lines[2]?.text ?? '{}');
   const out = lines.slice(0, 3).map((l) => l.text);
   for (const line of lines.slice(3)) {
     const e = JSON.parse(line.text) as { seq: number; time: string };
     const rest = line.text.slice(line.text.indexOf('"action"'), line.text.indexOf(',"hash":"'));
     const changed = line === target ? rest.replace('"actor":"tester"', '"actor":"nobody"') : rest;
     const sealed = sealNode(entryBody(e.seq, prev, e.time, changed), forger);
-    prev = sealed.hash;
+    prev = sealed.link;
     out.push(sealed.line.trimEnd());
   }
   file.data = rebuild(out.map((text) => ({ text })));
@@ -259,7 +272,7 @@ test('without a key, a recomputed chain still differs from the head hived record
   const live = files.at(-1) as Files[number];
   const lines = linesOf(live.data);
   const last = lines.at(-1) as (typeof lines)[number];
-  const prevHash = (JSON.parse(lines.at(-2)?.text ?? '{}') as { hash: string }).hash;
+  const prevHash = linkOfLine(lines.at(-2)?.text ?? '{}');
   const e = JSON.parse(last.text) as { seq: number; time: string };
   const rest = last.text.slice(last.text.indexOf('"action"'), last.text.indexOf(',"hash":"'));
   const forged = sealNode(
