@@ -136,13 +136,20 @@ export class Audit {
 
   /** Appends an entry; resolves once durable, rejects (HIVE_AUDIT_UNAVAILABLE) if it cannot be. */
   record(record: AuditRecord): Promise<Written> {
-    if (!isAuditAction(record.action)) throw new TypeError(`unknown audit action ${record.action}`);
-    return this.trail.append(this.#encode(record), record.action, this.#clock.now());
+    return this.#append(record, true);
   }
 
-  /** Appends without waiting: a failed write leaves the entry in the backlog for the retry. */
+  /**
+   * Appends without waiting: the entry may share a write a few ms later, and
+   * a failed write leaves it in the backlog for the retry.
+   */
   note(record: AuditRecord): void {
-    this.record(record).catch(() => {});
+    this.#append(record, false).catch(() => {});
+  }
+
+  #append(record: AuditRecord, urgent: boolean): Promise<Written> {
+    if (!isAuditAction(record.action)) throw new TypeError(`unknown audit action ${record.action}`);
+    return this.trail.append(this.#encode(record), record.action, this.#clock.now(), urgent);
   }
 
   /** Fields after `time`, in the documented order (AUDIT.md), redacted. */

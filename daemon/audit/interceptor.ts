@@ -64,13 +64,8 @@ export function auditInterceptor(audit: Audit, verifier: ActorVerifier, clock: C
         });
         return result;
       } catch (error) {
-        audit.note({
-          ...entry,
-          result: 'error',
-          target: targetOf(args),
-          ...failure(error),
-          durationMs: elapsed(),
-        });
+        const failed = { result: 'error', target: targetOf(args), ...failure(error) } as const;
+        audit.note({ ...entry, ...failed, durationMs: elapsed() });
         throw error;
       }
     }

@@ -103,6 +103,8 @@ export interface TrailSnapshot {
 }
 
 const LATE_MS = 1000;
+/** How long an entry nobody waits for may wait for others to share its write. */
+const LINGER_MS = 5;
 const HEAD_INTERVAL_MS = 10_000;
 
 /**
@@ -119,7 +121,9 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
   readonly #fs: AppendFs;
   readonly #onStep: (step: TrailStep) => void;
   readonly #files: SegmentFiles;
-  readonly #commits = new GroupCommit<Pending>((batch) => this.#writeBatch(batch));
+  readonly #commits = new GroupCommit<Pending>((batch) => this.#writeBatch(batch), {
+    lingerMs: LINGER_MS,
+  });
   #handle: FileHandle | undefined;
   #segment = 1;
   #segmentCreated = 0;
@@ -288,9 +292,15 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
    * Appends one entry (its fields from `action` on, canonically encoded).
    * Resolves once it is durable; rejects with HIVE_AUDIT_UNAVAILABLE if the
    * trail cannot be written within the deadline, in which case the entry
-   * waits in the backlog and is written when the sink recovers.
+   * waits in the backlog and is written when the sink recovers. `urgent:
+   * false` (nobody awaits it) lets it share a write a few ms later.
    */
-  append(rest: string, action: string, recordedAt = this.#clock.now()): Promise<Written> {
+  append(
+    rest: string,
+    action: string,
+    recordedAt = this.#clock.now(),
+    urgent = true,
+  ): Promise<Written> {
     return new Promise<Written>((resolve, reject) => {
       const item: Pending = {
         rest,
@@ -301,7 +311,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
       };
       if (this.#closed) this.#reject([item], 'the audit trail is closed (hived is stopping)');
       else if (this.#health.state === 'broken') this.#hold([item]);
-      else this.#commits.push(item);
+      else this.#commits.push(item, urgent);
     });
   }
 

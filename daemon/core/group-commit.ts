@@ -61,19 +61,34 @@ export async function appendDurably(
  * Group commit: items that arrive while a write is in flight are gathered
  * into the next write, so one fdatasync covers many of them. The task
  * journal and the audit trail both write through one of these.
+ *
+ * An item nobody waits for (`urgent: false`) may linger up to `lingerMs`
+ * for company, so a stream of them costs one write per linger instead of
+ * one per item; an urgent item flushes whatever lingers with it.
  */
 export class GroupCommit<T> {
   readonly #write: (batch: T[]) => Promise<void>;
+  readonly #lingerMs: number;
   #pending: T[] = [];
   #flushing: Promise<void> | undefined;
+  #lingering: NodeJS.Timeout | undefined;
 
   /** @param write writes one batch; it must settle every item itself and never throw. */
-  constructor(write: (batch: T[]) => Promise<void>) {
+  constructor(write: (batch: T[]) => Promise<void>, options: { lingerMs?: number } = {}) {
     this.#write = write;
+    this.#lingerMs = options.lingerMs ?? 0;
   }
 
-  push(item: T): void {
+  push(item: T, urgent = true): void {
     this.#pending.push(item);
+    if (this.#flushing) return; // the running loop takes it next
+    if (urgent || this.#lingerMs === 0) this.#flushNow();
+    else this.#lingering ??= setTimeout(() => this.#flushNow(), this.#lingerMs);
+  }
+
+  #flushNow(): void {
+    clearTimeout(this.#lingering);
+    this.#lingering = undefined;
     this.#flushing ??= this.#loop();
   }
 
@@ -86,6 +101,7 @@ export class GroupCommit<T> {
 
   /** Resolves when everything pushed so far has been written (or has failed). */
   async flushed(): Promise<void> {
+    if (this.#lingering) this.#flushNow();
     while (this.#flushing) await this.#flushing.catch(() => {});
   }
 

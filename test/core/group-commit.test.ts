@@ -32,3 +32,24 @@ test('group commit gathers items pushed in one turn into one write, in order', a
   await commits.flushed();
   t.deepEqual(batches, [Array.from({ length: 100 }, (_, i) => i)]);
 });
+
+test('items nobody waits for linger and share one write; an urgent one takes them along at once', async (t) => {
+  const batches: string[][] = [];
+  const commits = new GroupCommit<string>(
+    async (batch) => {
+      batches.push(batch);
+    },
+    { lingerMs: 10_000 },
+  );
+  commits.push('a', false);
+  commits.push('b', false);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.deepEqual(batches, [], 'still lingering');
+  commits.push('c', true);
+  await new Promise((resolve) => setImmediate(resolve));
+  await commits.flushed();
+  t.deepEqual(batches, [['a', 'b', 'c']]);
+  commits.push('d', false);
+  await commits.flushed();
+  t.deepEqual(batches, [['a', 'b', 'c'], ['d']], 'flushed() does not wait out the linger');
+});
