@@ -186,7 +186,6 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
   async open(): Promise<OpenReport | undefined> {
     let report: OpenReport;
     try {
-      ensureDirectory(this.#options.dir);
       report = await this.#openFiles();
     } catch (error) {
       this.#break(`cannot open the trail: ${describe(error)}`, error, []);
@@ -207,6 +206,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
   }
 
   async #openFiles(): Promise<OpenReport> {
+    ensureDirectory(this.#options.dir);
     const files = this.#files;
     const { sealed, live } = await files.list();
     const current = live ? await readHeader(files.live) : undefined;

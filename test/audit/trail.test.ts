@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, truncateSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { Audit } from '../../daemon/audit/audit.ts';
@@ -217,4 +217,24 @@ test('a full backlog drops entries and counts them by action', async (t) => {
   faults.set('ok');
   t.deepEqual(await recovered, { 'bot.crash': 7 });
   t.is(entries(dir).length, 5);
+});
+
+test('a trail that cannot be opened starts broken and recovers once its folder is usable', async (t) => {
+  const base = tempDir(t);
+  const dir = join(base, 'audit');
+  writeFileSync(dir, 'a file where the folder should be');
+  const trail = new AuditTrail(trailOptions(dir), { clock: systemClock, log: memoryLogger() });
+  t.teardown(() => trail.close());
+  t.is(await trail.open(), undefined);
+  t.is(trail.health.state, 'broken');
+  t.regex(trail.health.state === 'broken' ? trail.health.reason : '', /cannot open the trail/);
+  t.is((await rejection(trail.append(restOf(1), 'bot.ready'))).code, 'HIVE_AUDIT_UNAVAILABLE');
+  rmSync(dir);
+  await waitFor(() => trail.health.state === 'ok', { timeoutMs: 5000, what: 'recovery' });
+  await trail.flushed();
+  t.deepEqual(
+    entries(dir).map((e) => e.target),
+    ['t1'],
+  );
+  t.true((await verifyDir(dir, trail)).ok);
 });
