@@ -15,7 +15,13 @@ import { isPlainObject } from '../core/values.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import { type ConfigChange, diffConfigs, Redactor } from './diff.ts';
 import { type Config, ConfigSchema } from './schema.ts';
-import { type ConfigLocation, type ConfigSnapshot, deepFreeze, readSnapshot } from './sources.ts';
+import {
+  buildSnapshot,
+  type ConfigLocation,
+  type ConfigSnapshot,
+  deepFreeze,
+  readSources,
+} from './sources.ts';
 import { ConfigWatcher } from './watcher.ts';
 
 export type { ConfigChangeRecord, ConfigTrigger };
@@ -75,6 +81,11 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
   #lastError: ConfigStatus['lastError'] = null;
   #counts: ConfigStatus['counts'] = { applied: 0, unchanged: 0, rejected: 0 };
   #queue: Promise<unknown> = Promise.resolve();
+  /** Loads queued or running. */
+  #loads = 0;
+  /** What the last load read, to notice a change no file event reported. */
+  #fingerprint: string | undefined;
+  #verifyTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   /**
@@ -133,9 +144,45 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
 
   /** Loads the files again and applies them; resolves with what happened. Loads queue up. */
   reload(trigger: ConfigTrigger, actor?: Actor): Promise<ConfigChangeRecord> {
-    const run = this.#queue.then(() => this.#reloadNow(trigger, actor));
+    this.#loads += 1;
+    const run = this.#queue
+      .then(() => this.#reloadNow(trigger, actor))
+      .finally(() => {
+        this.#loads -= 1;
+        if (trigger === 'watch') this.#scheduleVerify();
+      });
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * File events are hints, not a ledger (inotify can overflow, editors do odd
+   * things): one quiet period after a load caused by a file change, the files
+   * are read again, and a difference to what that load read is loaded too.
+   */
+  #scheduleVerify(): void {
+    clearTimeout(this.#verifyTimer);
+    this.#verifyTimer = setTimeout(() => {
+      this.#verifyTimer = undefined;
+      void this.#verify();
+    }, this.#snapshot.config.config.debounceMs);
+    this.#verifyTimer.unref();
+  }
+
+  async #verify(): Promise<void> {
+    if (this.#closed || this.#loads > 0 || this.#watcher.pending || !this.#watcher.watching) return;
+    try {
+      const now = await readSources(this.#location, { mainRequired: this.#mainRequired });
+      if (now.fingerprint === this.#fingerprint || this.#loads > 0 || this.#watcher.pending) return;
+      this.#log.warn('config files changed without a file event; loading them');
+      void this.reload('watch');
+    } catch (error) {
+      this.#log.warn(`config check after a load failed: ${String(error)}`);
+    }
+  }
+
+  get #mainRequired(): boolean {
+    return this.#explicit || this.#snapshot.base === 'file';
   }
 
   async #reloadNow(trigger: ConfigTrigger, actor: Actor | undefined): Promise<ConfigChangeRecord> {
@@ -144,9 +191,9 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
     if (this.#closed) throw new HiveError('HIVE_DAEMON_STOPPING', 'hived is stopping');
     let next: ConfigSnapshot;
     try {
-      next = await readSnapshot(this.#location, {
-        mainRequired: this.#explicit || this.#snapshot.base === 'file',
-      });
+      const sources = await readSources(this.#location, { mainRequired: this.#mainRequired });
+      this.#fingerprint = sources.fingerprint;
+      next = buildSnapshot(this.#location, sources);
     } catch (error) {
       return this.#finish(this.#rejectedRecord(trigger, actor, error, elapsed()));
     }
@@ -223,11 +270,11 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
     this.#redactor = new Redactor(next.config.redact);
     this.#watcher.setDebounce(next.config.debounceMs);
     const failed = (error: unknown) => this.#log.error(`config watch: ${String(error)}`);
-    if (next.config.watch && !this.#watcher.watching && !this.#closed) {
+    if (next.config.watch && !this.#watcher.started && !this.#closed) {
       this.#watcher.start().catch(failed);
       return ['config: watching the config files again'];
     }
-    if (!next.config.watch && this.#watcher.watching) {
+    if (!next.config.watch && this.#watcher.started) {
       this.#watcher.close().catch(failed);
       return [
         'config: stopped watching the config files (reload with SIGHUP or hive config reload)',
@@ -372,6 +419,7 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#verifyTimer);
     await this.#watcher.close();
     await this.#queue;
   }

@@ -51,6 +51,13 @@ export interface ReadOptions {
   mainRequired: boolean;
 }
 
+/** The raw texts of one read of the sources, before any parsing. */
+export interface SourceTexts {
+  entries: { path: string; role: SourceFile['role']; text?: string; error?: HiveError }[];
+  /** Changes whenever any source's content (or readability) changes. */
+  fingerprint: string;
+}
+
 /**
  * Reads the main file (or the embedded default) and the drop-ins in name
  * order, and validates the merge. Throws HIVE_CONFIG_UNREADABLE or
@@ -60,24 +67,49 @@ export async function readSnapshot(
   location: ConfigLocation,
   options: ReadOptions,
 ): Promise<ConfigSnapshot> {
-  const files: SourceFile[] = [];
-  const layers: ConfigLayer[] = [];
-  const mainText = await readSource(location.mainFile, !options.mainRequired);
-  if (mainText === undefined) layers.push(embeddedLayer());
-  else {
-    layers.push(parseLayer(mainText, location.mainFile, 'main'));
-    files.push(describeFile(location.mainFile, 'main', mainText));
+  return buildSnapshot(location, await readSources(location, options));
+}
+
+/** Reads every source as text; a source that cannot be read is recorded, not thrown. */
+export async function readSources(
+  location: ConfigLocation,
+  options: ReadOptions,
+): Promise<SourceTexts> {
+  const entries: SourceTexts['entries'] = [];
+  const main = await readSource(location.mainFile, !options.mainRequired);
+  if (main !== undefined) entries.push({ path: location.mainFile, role: 'main', ...main });
+  let names: string[] = [];
+  try {
+    names = await dropInNames(location.confDir);
+  } catch (error) {
+    entries.push({ path: location.confDir, role: 'drop-in', error: error as HiveError });
   }
-  for (const name of await dropInNames(location.confDir)) {
+  for (const name of names) {
     const path = join(location.confDir, name);
     // Deleted between the listing and the read: it is simply gone.
-    const text = await readSource(path, true);
-    if (text === undefined) continue;
-    layers.push(parseLayer(text, path, 'drop-in'));
-    files.push(describeFile(path, 'drop-in', text));
+    const read = await readSource(path, true);
+    if (read !== undefined) entries.push({ path, role: 'drop-in', ...read });
+  }
+  const hash = createHash('sha256');
+  for (const e of entries)
+    hash.update(`${e.role}\0${e.path}\0${e.error ? `error ${e.error.message}` : e.text}\n`);
+  return { entries, fingerprint: hash.digest('hex') };
+}
+
+/** Parses and validates what `readSources` read. */
+export function buildSnapshot(location: ConfigLocation, sources: SourceTexts): ConfigSnapshot {
+  const failed = sources.entries.find((e) => e.error);
+  if (failed?.error) throw failed.error;
+  const files: SourceFile[] = [];
+  const layers: ConfigLayer[] = [];
+  const hasMain = sources.entries[0]?.role === 'main';
+  if (!hasMain) layers.push(embeddedLayer());
+  for (const { path, role, text = '' } of sources.entries) {
+    layers.push(parseLayer(text, path, role));
+    files.push(describeFile(path, role, text));
   }
   const { config, origins } = resolveLayers(layers);
-  const base = mainText === undefined ? 'embedded' : 'file';
+  const base = hasMain ? 'file' : 'embedded';
   return {
     config: deepFreeze(config),
     origins,
@@ -88,9 +120,13 @@ export async function readSnapshot(
   };
 }
 
-async function readSource(path: string, missingIsFine: boolean): Promise<string | undefined> {
+/** The text, or the error that stopped the read; undefined when missing is fine. */
+async function readSource(
+  path: string,
+  missingIsFine: boolean,
+): Promise<{ text: string } | { error: HiveError } | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return { text: await readFile(path, 'utf8') };
   } catch (error) {
     if (missingIsFine && isNodeError(error) && error.code === 'ENOENT') return undefined;
     const reason =
@@ -99,10 +135,12 @@ async function readSource(path: string, missingIsFine: boolean): Promise<string 
         : isNodeError(error) && error.code === 'EISDIR'
           ? 'it is a folder, not a file'
           : (error as Error).message;
-    throw new HiveError('HIVE_CONFIG_UNREADABLE', `${path}: ${reason}`, {
-      file: path,
-      problems: [{ file: path, path: '', message: reason }],
-    });
+    return {
+      error: new HiveError('HIVE_CONFIG_UNREADABLE', `${path}: ${reason}`, {
+        file: path,
+        problems: [{ file: path, path: '', message: reason }],
+      }),
+    };
   }
 }
 

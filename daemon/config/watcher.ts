@@ -1,4 +1,4 @@
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from '../logs/log-hub.ts';
 import { type ConfigLocation, isSourcePath } from './sources.ts';
@@ -10,10 +10,16 @@ import { type ConfigLocation, isSourcePath } from './sources.ts';
  * alone loses track after any of these. chokidar's `atomic` folds an unlink
  * followed by an add within 100 ms into one change.
  *
- * Bursts are debounced into one call. chokidar passes on only the first
- * change event of a path within 50 ms, so the quiet time must be at least
- * that long, or the last save of a burst could go unseen (the schema keeps
- * `config.debounceMs` ≥ 50).
+ * Bursts are debounced into one call. chokidar's events alone cannot time
+ * the debounce: it passes on one change event per path per 50 ms and drops
+ * raw events within 5 ms of the last one (and writes in the same jiffy look
+ * like no change), so during a burst it can be silent for longer than the
+ * quiet time while writes go on. Its raw events see every write: they
+ * extend a pending debounce (they do not start one, so an unlink that
+ * chokidar's `atomic` would fold into a change does not trigger a load of
+ * a missing file). The quiet time is at least chokidar's 50 ms window
+ * (`config.debounceMs` ≥ 50), so every throttle has expired when the load
+ * reads the files and the next write is seen.
  */
 export class ConfigWatcher {
   readonly #location: ConfigLocation;
@@ -21,6 +27,8 @@ export class ConfigWatcher {
   readonly #log: Logger;
   #debounceMs: number;
   #watcher: FSWatcher | undefined;
+  /** Set once the initial scan is done: before that, a change may go unseen. */
+  #ready = false;
   #timer: NodeJS.Timeout | undefined;
   #pending = new Set<string>();
 
@@ -35,8 +43,18 @@ export class ConfigWatcher {
     this.#log = deps.log;
   }
 
-  get watching(): boolean {
+  /** A change was seen and its load is still to come. */
+  get pending(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  get started(): boolean {
     return this.#watcher !== undefined;
+  }
+
+  /** True once changes are seen (the initial scan is done). */
+  get watching(): boolean {
+    return this.#ready;
   }
 
   /** Resolves once the initial scan is done: changes from then on are seen. */
@@ -53,9 +71,18 @@ export class ConfigWatcher {
     watcher.on('all', (_event, path) => {
       if (this.#relevant(path)) this.#schedule(path);
     });
+    watcher.on('raw', (_event, name, details) => {
+      if (this.#timer === undefined) return;
+      // A folder's watcher names the entry; a file's watcher names itself.
+      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath ?? '';
+      const path = this.#relevant(watched) ? watched : join(watched, String(name));
+      if (this.#relevant(path)) this.#schedule(path);
+    });
     watcher.on('error', (error) => this.#log.warn(`config watch: ${String(error)}`));
     this.#watcher = watcher;
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    // Closed while the scan ran: stay closed.
+    this.#ready = this.#watcher === watcher;
   }
 
   #relevant(path: string): boolean {
@@ -83,6 +110,7 @@ export class ConfigWatcher {
     this.#pending.clear();
     const watcher = this.#watcher;
     this.#watcher = undefined;
+    this.#ready = false;
     await watcher?.close();
   }
 }
