@@ -107,13 +107,14 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
     this.#log = deps.log;
     this.#record = deps.record;
     this.#snapshot = initial;
+    this.#fingerprint = initial.fingerprint;
     this.#redactor = new Redactor(initial.config.config.redact);
     this.#loadedAt = this.#clock.now();
     this.#lastAttempt = { at: this.#loadedAt, trigger: 'start', outcome: 'applied' };
     this.#watcher = new ConfigWatcher(
       location,
       { debounceMs: initial.config.config.debounceMs },
-      { onChange: () => void this.reload('watch'), log: this.#log },
+      { onChange: () => void this.#watchLoad(), log: this.#log },
     );
     this.register({
       configPart: 'config',
@@ -143,14 +144,27 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
   }
 
   /** Loads the files again and applies them; resolves with what happened. Loads queue up. */
-  reload(trigger: ConfigTrigger, actor?: Actor): Promise<ConfigChangeRecord> {
+  async reload(trigger: ConfigTrigger, actor?: Actor): Promise<ConfigChangeRecord> {
+    const record = await this.#enqueue(() => this.#reloadNow(trigger, actor, false));
+    return record as ConfigChangeRecord;
+  }
+
+  /**
+   * A load for file events. Events can repeat after the load they caused
+   * (chokidar reports some late), so a read whose files are exactly what
+   * the last load read is no load at all: no line, no event.
+   */
+  #watchLoad(): Promise<ConfigChangeRecord | undefined> {
+    return this.#enqueue(() => this.#reloadNow('watch', undefined, true)).finally(() =>
+      this.#scheduleVerify(),
+    );
+  }
+
+  #enqueue<T>(load: () => Promise<T>): Promise<T> {
     this.#loads += 1;
-    const run = this.#queue
-      .then(() => this.#reloadNow(trigger, actor))
-      .finally(() => {
-        this.#loads -= 1;
-        if (trigger === 'watch') this.#scheduleVerify();
-      });
+    const run = this.#queue.then(load).finally(() => {
+      this.#loads -= 1;
+    });
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -175,7 +189,7 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
       const now = await readSources(this.#location, { mainRequired: this.#mainRequired });
       if (now.fingerprint === this.#fingerprint || this.#loads > 0 || this.#watcher.pending) return;
       this.#log.warn('config files changed without a file event; loading them');
-      void this.reload('watch');
+      void this.#watchLoad();
     } catch (error) {
       this.#log.warn(`config check after a load failed: ${String(error)}`);
     }
@@ -185,13 +199,18 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
     return this.#explicit || this.#snapshot.base === 'file';
   }
 
-  async #reloadNow(trigger: ConfigTrigger, actor: Actor | undefined): Promise<ConfigChangeRecord> {
+  async #reloadNow(
+    trigger: ConfigTrigger,
+    actor: Actor | undefined,
+    onlyIfChanged: boolean,
+  ): Promise<ConfigChangeRecord | undefined> {
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
     if (this.#closed) throw new HiveError('HIVE_DAEMON_STOPPING', 'hived is stopping');
     let next: ConfigSnapshot;
     try {
       const sources = await readSources(this.#location, { mainRequired: this.#mainRequired });
+      if (onlyIfChanged && sources.fingerprint === this.#fingerprint) return undefined;
       this.#fingerprint = sources.fingerprint;
       next = buildSnapshot(this.#location, sources);
     } catch (error) {

@@ -44,6 +44,8 @@ export interface ConfigSnapshot {
   readonly baseDir: string;
   /** SHA-256 over every source file (names and contents). */
   readonly checksum: string;
+  /** The `SourceTexts` fingerprint of the read it came from. */
+  readonly fingerprint: string;
 }
 
 export interface ReadOptions {
@@ -117,6 +119,7 @@ export function buildSnapshot(location: ConfigLocation, sources: SourceTexts): C
     base,
     baseDir: base === 'file' ? dirname(location.mainFile) : location.projectRoot,
     checksum: checksumOf(base, files),
+    fingerprint: sources.fingerprint,
   };
 }
 

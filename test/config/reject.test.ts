@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import test from 'ava';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import {
@@ -32,7 +33,6 @@ test('every bad input is rejected whole and reported; the running config stays; 
   const cases: {
     name: string;
     break(): void;
-    restore?(): void;
     code: ErrorCode;
     message: RegExp;
   }[] = [
@@ -81,13 +81,15 @@ test('every bad input is rejected whole and reported; the running config stays; 
     },
     {
       // chmod 000 stops nobody when the tests run as root; a folder in the
-      // file's place cannot be read by anyone.
+      // file's place cannot be read by anyone. It goes in through a symlink,
+      // so that the swap is one rename, as an editor's save is.
       name: 'unreadable file (a folder in its place)',
       break: () => {
-        unlinkSync(file);
-        mkdirSync(file);
+        const folder = join(dirname(file), '.not-a-file');
+        mkdirSync(folder, { recursive: true });
+        symlinkSync(folder, `${file}.lnk`);
+        renameSync(`${file}.lnk`, file);
       },
-      restore: () => rmdirSync(file),
       code: 'HIVE_CONFIG_UNREADABLE',
       message: /hive\.yaml: it is a folder, not a file/,
     },
@@ -119,7 +121,6 @@ test('every bad input is rejected whole and reported; the running config stays; 
     // Fixing the file applies it (with a new value, so the load is visible).
     attempts += 1;
     const fixed = await loadAfter(daemon, () => {
-      c.restore?.();
       saveAtomic(file, good(attempts));
     });
     t.is(fixed.outcome, 'applied', `${c.name}: the fixed file is applied`);
