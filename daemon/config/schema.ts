@@ -102,7 +102,9 @@ export const ConfigSchema = z.strictObject({
       socket: z
         .string()
         .optional()
-        .describe('Control socket path (default: <state>/run/hived.sock); needs a restart'),
+        .describe(
+          'Control socket path (default: <state>/run/hived.sock; --socket and HIVE_SOCKET win over it); needs a restart',
+        ),
       drainTimeoutMs: ms(
         'On stop, how long running tasks may finish before they are requeued',
         10_000,
