@@ -356,7 +356,13 @@ export async function startDaemon(
   for (const applier of [logs, server, dispatcher, queue, loop, bots])
     configManager.register(applier);
   configManager.register(
-    readAtUse('tasks', ['queue.defaultPriority', 'queue.defaultTimeoutMs', 'queue.maxQueued']),
+    readAtUse('tasks', [
+      'queue.defaultPriority',
+      'queue.defaultTimeoutMs',
+      'queue.maxQueued',
+      'queue.maxTaskTimeoutMs',
+      'queue.maxTaskAttempts',
+    ]),
   );
   configManager.register({
     configPart: 'daemon',

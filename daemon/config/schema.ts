@@ -167,6 +167,8 @@ export const ConfigSchema = z.strictObject({
         30_000,
       ),
       leaseGraceMs: ms('Extra time past a task timeout before its lease expires', 500),
+      maxTaskTimeoutMs: positive('Largest timeout a submission may ask for', 86_400_000),
+      maxTaskAttempts: positive('Most attempts a submission may ask for', 100),
       maxQueued: positive(
         'Unfinished tasks the queue holds before refusing submissions',
         1_000_000,

@@ -47,8 +47,9 @@ export function registerLogCommands(router: CommandRouter, logs: LogHub): void {
       const recent = await tailFile(join(logs.directory, file), a.lines, logs.tailMaxBytes);
       if (!a.follow) return { file, lines: recent };
       for (const line of recent) ctx.emit(line);
-      const off = logs.on('line', ({ line, main }) => {
-        if (a.part ? line.part === a.part : main) ctx.emit(line);
+      // The same lines the file gets: a part's stream, or hived.log.
+      const off = logs.on('line', ({ line, main, stream }) => {
+        if (a.part ? stream && line.part === a.part : main) ctx.emit(line);
       });
       await new Promise<void>((resolve) =>
         ctx.signal.addEventListener('abort', () => resolve(), { once: true }),

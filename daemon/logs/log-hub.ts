@@ -64,7 +64,7 @@ export interface LogHubOptions {
 
 interface LogHubEvents {
   /** `main`: the line went to stdout and hived.log, not only to its part's stream. */
-  line: { line: LogLine; main: boolean };
+  line: { line: LogLine; main: boolean; stream: boolean };
 }
 
 const textFormat = winston.format.printf((info) => {
@@ -178,7 +178,8 @@ export class LogHub extends TypedEmitter<LogHubEvents> implements ConfigApplier 
       if (toMain) this.#main.log(line);
       const stream = toStream || !toMain ? this.#stream(part) : undefined;
       if (stream) stream.log(line);
-      if (this.hasListeners('line')) this.emit('line', { line, main: toMain });
+      if (this.hasListeners('line'))
+        this.emit('line', { line, main: toMain, stream: stream !== undefined });
     };
     return {
       error: (message, fields) => write('error', message, fields, true),

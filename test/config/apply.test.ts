@@ -190,13 +190,13 @@ test('bot kinds added and removed by a drop-in; queue policy changes apply to th
 
   const added = await loadAfter(daemon, () =>
     saveAtomic(extra, {
-      queue: { retry: { maxAttempts: 7 }, defaultPriority: 2 },
+      queue: { retry: { maxAttempts: 7 }, defaultPriority: 2, maxTaskAttempts: 8 },
       bots: { more: fixtureBot('slow.ts', { instances: 2 }) },
     }),
   );
   t.deepEqual(
     added.diff.map((c) => c.key),
-    ['queue.defaultPriority', 'queue.retry.maxAttempts', 'bots.more'],
+    ['queue.defaultPriority', 'queue.maxTaskAttempts', 'queue.retry.maxAttempts', 'bots.more'],
   );
   await waitForReadyBots(daemon, 2, 'more');
   const task = (await daemon.call('task.get', {
@@ -204,6 +204,7 @@ test('bot kinds added and removed by a drop-in; queue policy changes apply to th
   })) as { maxAttempts: number; priority: number };
   t.is(task.maxAttempts, 7);
   t.is(task.priority, 2);
+  t.is(await errorCode(submit(daemon, 'more', { maxAttempts: 9 })), 'HIVE_IPC_BAD_ARGS');
 
   const removed = await loadAfter(daemon, () => unlinkSync(extra));
   t.true(removed.notes.some((n) => /more: removed/.test(n)));
