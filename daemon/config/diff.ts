@@ -24,8 +24,15 @@ export function diffConfigs(
   return [change];
 }
 
-/** Key names that always hold secrets: secret, token, password, credential, private, ...key. */
-const SECRET_NAME = /secret|token|passw(or)?d|credential|private|key$/i;
+/**
+ * Key names that hold secrets: secret, token, passw(ord), credential, cookie,
+ * private anywhere in the name; auth, authorization or key as its last word
+ * (`api_key`, `apiKey`, `key`). The same rule as the audit trail's redaction
+ * (issue #5), so a value hidden in one place is hidden in the other.
+ */
+const SECRET_NAME =
+  /secret|token|passw|credential|cookie|private|(^|[-_.])(auth|authorization|key)$/i;
+const CAMEL_KEY = /[a-z0-9]Key$/;
 
 /**
  * Hides secret values wherever config leaves the daemon (show, get, diffs,
@@ -42,7 +49,10 @@ export class Redactor {
   isSecret(path: readonly string[]): boolean {
     if (path[0] === 'bots' && path[2] === 'env' && path.length >= 4) return true;
     return path.some(
-      (segment) => SECRET_NAME.test(segment) || this.#extra.has(segment.toLowerCase()),
+      (segment) =>
+        SECRET_NAME.test(segment) ||
+        CAMEL_KEY.test(segment) ||
+        this.#extra.has(segment.toLowerCase()),
     );
   }
 

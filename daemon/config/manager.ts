@@ -365,7 +365,7 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
     if (record.outcome === 'rejected') {
       this.#lastError = { at, trigger: record.trigger, error: record.error };
       this.#log.error(
-        `config rejected (${record.trigger}); the running config stays: ${record.error?.message}`,
+        `config rejected (${TRIGGER_TEXT[record.trigger]}); the running config stays: ${record.error?.message}`,
       );
       this.emit('rejected', record);
     } else {
@@ -462,10 +462,19 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
   else node[last] = value;
 }
 
+/** Triggers as an operator reads them in hived.log. */
+const TRIGGER_TEXT: Record<ConfigTrigger, string> = {
+  start: 'start',
+  watch: 'file change',
+  command: 'hive config reload',
+  signal: 'SIGHUP',
+};
+
 function summary(record: ConfigChangeRecord): string {
   if (record.trigger === 'start')
     return `config loaded from ${record.files.length ? record.files.join(', ') : 'the embedded default'}`;
-  if (record.outcome === 'unchanged') return `config reloaded (${record.trigger}): no changes`;
+  const by = TRIGGER_TEXT[record.trigger];
+  if (record.outcome === 'unchanged') return `config reloaded (${by}): no changes`;
   const shown = (c: ConfigChange) =>
     `${c.key} ${short('old' in c ? c.old : '(not set)')} -> ${short('new' in c ? c.new : '(not set)')}`;
   const list = (changes: ConfigChange[]) =>
@@ -475,7 +484,7 @@ function summary(record: ConfigChangeRecord): string {
   const held = record.restartRequired.length
     ? `; needs a restart: ${list(record.restartRequired)}`
     : '';
-  return `config applied (${record.trigger}): ${record.diff.length ? list(record.diff) : 'no live changes'}${held}`;
+  return `config applied (${by}): ${record.diff.length ? list(record.diff) : 'no live changes'}${held}`;
 }
 
 function short(value: unknown): string {

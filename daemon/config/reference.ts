@@ -46,10 +46,11 @@ changed are replaced one at a time. The few keys that cannot change live
 restart, and keep their running value until then. A file that fails to parse
 or validate is rejected whole: the running config stays.
 
-Secrets: the values of bots' \`env\`, of every key named like \`secret\`,
-\`token\`, \`password\`, \`credential\`, \`private\` or \`...key\`, and of the
-names in \`config.redact\` are shown as \`<redacted>\` by \`hive config show\` /
-\`get\` and in \`config-changes.jsonl\`. Keep secrets out of \`args\`.
+Secrets: the values of bots' \`env\`, of every key whose name contains
+\`secret\`, \`token\`, \`passw\`, \`credential\`, \`cookie\` or \`private\` or ends in
+\`key\`/\`Key\`, \`auth\` or \`authorization\`, and of the names in \`config.redact\`
+are shown as \`<redacted>\` by \`hive config show\` / \`get\` and in
+\`config-changes.jsonl\`. Keep secrets out of \`args\`.
 `;
 
 function humanize(key: string, value: unknown): string {

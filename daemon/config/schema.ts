@@ -240,7 +240,7 @@ export const ConfigSchema = z.strictObject({
         .array(z.string().min(1))
         .default([])
         .describe(
-          'More key names whose values are shown as <redacted> (bot env values and keys named like secret, token, password or key always are)',
+          'More key names whose values are shown as <redacted> (bot env values and keys named like secrets, e.g. *token*, *password*, *Key, always are)',
         ),
     })
     .prefault({}),

@@ -131,7 +131,7 @@ test('every bad input is rejected whole and reported; the running config stays; 
   }
   const log = readFileSync(`${daemon.stateDir}/logs/hived.log`, 'utf8');
   t.is(
-    log.split('\n').filter((l) => l.includes('config rejected (watch)')).length,
+    log.split('\n').filter((l) => l.includes('config rejected (file change)')).length,
     cases.length,
     'each rejection is in hived.log',
   );
