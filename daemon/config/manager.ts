@@ -1,19 +1,19 @@
 import type {
   ConfigChangeRecord,
-  ConfigProblem,
   ConfigShow,
   ConfigStatus,
   ConfigTrigger,
   ConfigValue,
   Origin,
 } from '../../protocol/config.ts';
-import { HiveError, toWireError } from '../../protocol/errors.ts';
+import { HiveError } from '../../protocol/errors.ts';
 import type { Actor } from '../../protocol/wire.ts';
 import type { Clock } from '../core/clock.ts';
 import { TypedEmitter } from '../core/events.ts';
 import { isPlainObject } from '../core/values.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import { type ConfigChange, diffConfigs, Redactor } from './diff.ts';
+import { acceptedRecord, rejectedRecord, summary, TRIGGER_TEXT } from './records.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 import {
   buildSnapshot,
@@ -139,7 +139,18 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
   /** Writes the start line (what the config sets beyond the defaults) and starts watching. */
   async start(): Promise<void> {
     const changes = diffConfigs(ConfigSchema.parse({}), this.#snapshot.config);
-    this.#finish(this.#acceptedRecord('start', undefined, this.#snapshot, changes, [], [], 0));
+    this.#finish(
+      acceptedRecord({
+        trigger: 'start',
+        at: this.#clock.now(),
+        snapshot: this.#snapshot,
+        diff: changes,
+        held: [],
+        notes: [],
+        durationMs: 0,
+        redactor: this.#redactor,
+      }),
+    );
     if (this.#snapshot.config.config.watch) await this.#watcher.start();
   }
 
@@ -214,7 +225,7 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
       this.#fingerprint = sources.fingerprint;
       next = buildSnapshot(this.#location, sources);
     } catch (error) {
-      return this.#finish(this.#rejectedRecord(trigger, actor, error, elapsed()));
+      return this.#finish(this.#rejected(trigger, actor, error, elapsed()));
     }
     const changes = diffConfigs(this.#snapshot.config, next.config);
     const held = changes.filter((c) => !this.#claimed(c.key));
@@ -227,7 +238,7 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
         commit: a.prepareConfig(effective, live),
       }));
     } catch (error) {
-      return this.#finish(this.#rejectedRecord(trigger, actor, error, elapsed()));
+      return this.#finish(this.#rejected(trigger, actor, error, elapsed()));
     }
     const redactor = new Redactor([
       ...this.#snapshot.config.config.redact,
@@ -240,16 +251,17 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
     const heldBefore = new Set(this.#pending.map((c) => c.key));
     this.#pending = held;
     const notes = commits.flatMap(({ part, commit }) => this.#commit(part, commit));
-    const record = this.#acceptedRecord(
+    const record = acceptedRecord({
       trigger,
-      actor,
-      effective,
-      live,
+      ...(actor ? { actor } : {}),
+      at: this.#clock.now(),
+      snapshot: effective,
+      diff: live,
       held,
       notes,
-      elapsed(),
+      durationMs: elapsed(),
       redactor,
-    );
+    });
     // A restart-needed change seen again is not a new change.
     if (
       live.length === 0 &&
@@ -302,57 +314,21 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
     return undefined;
   }
 
-  #acceptedRecord(
-    trigger: ConfigTrigger,
-    actor: Actor | undefined,
-    snapshot: ConfigSnapshot,
-    diff: readonly ConfigChange[],
-    held: readonly ConfigChange[],
-    notes: readonly string[],
-    durationMs: number,
-    redactor = this.#redactor,
-  ): ConfigChangeRecord {
-    return {
-      time: new Date(this.#clock.now()).toISOString(),
-      trigger,
-      ...(actor ? { actor } : {}),
-      files: snapshot.files.map((f) => f.path),
-      base: snapshot.base,
-      checksum: snapshot.checksum,
-      outcome: 'applied',
-      diff: diff.map((c) => redactor.change(c)),
-      restartRequired: held.map((c) => redactor.change(c)),
-      notes: [...notes],
-      durationMs,
-    };
-  }
-
-  #rejectedRecord(
+  #rejected(
     trigger: ConfigTrigger,
     actor: Actor | undefined,
     error: unknown,
     durationMs: number,
   ): ConfigChangeRecord {
-    const wire = toWireError(error);
-    const details = isPlainObject(wire.details) ? wire.details : {};
-    const problems = Array.isArray(details.problems)
-      ? (details.problems as ConfigProblem[])
-      : [{ file: this.#location.mainFile, path: '', message: wire.message }];
     if (!(error instanceof HiveError)) this.#log.error(`config load failed: ${String(error)}`);
-    return {
-      time: new Date(this.#clock.now()).toISOString(),
+    return rejectedRecord({
       trigger,
       ...(actor ? { actor } : {}),
-      files: [...new Set(problems.map((p) => p.file))],
-      base: null,
-      checksum: null,
-      outcome: 'rejected',
-      diff: [],
-      restartRequired: [],
-      notes: [],
-      error: { code: wire.code, message: wire.message, problems },
+      at: this.#clock.now(),
+      error,
       durationMs,
-    };
+      fallbackFile: this.#location.mainFile,
+    });
   }
 
   /** Logs the record (one line in config-changes.jsonl, a summary in hived.log) and emits it. */
@@ -460,34 +436,4 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
   const last = path.at(-1) as string;
   if (value === undefined) delete node[last];
   else node[last] = value;
-}
-
-/** Triggers as an operator reads them in hived.log. */
-const TRIGGER_TEXT: Record<ConfigTrigger, string> = {
-  start: 'start',
-  watch: 'file change',
-  command: 'hive config reload',
-  signal: 'SIGHUP',
-};
-
-function summary(record: ConfigChangeRecord): string {
-  if (record.trigger === 'start')
-    return `config loaded from ${record.files.length ? record.files.join(', ') : 'the embedded default'}`;
-  const by = TRIGGER_TEXT[record.trigger];
-  if (record.outcome === 'unchanged') return `config reloaded (${by}): no changes`;
-  const shown = (c: ConfigChange) =>
-    `${c.key} ${short('old' in c ? c.old : '(not set)')} -> ${short('new' in c ? c.new : '(not set)')}`;
-  const list = (changes: ConfigChange[]) =>
-    changes.length > 6
-      ? `${changes.slice(0, 6).map(shown).join(', ')} and ${changes.length - 6} more`
-      : changes.map(shown).join(', ');
-  const held = record.restartRequired.length
-    ? `; needs a restart: ${list(record.restartRequired)}`
-    : '';
-  return `config applied (${by}): ${record.diff.length ? list(record.diff) : 'no live changes'}${held}`;
-}
-
-function short(value: unknown): string {
-  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? 'null');
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
