@@ -81,7 +81,14 @@ function renderShow(result: unknown): string {
     show.base === 'embedded'
       ? ['config: the embedded default (no main file)', ...sources]
       : [`config: ${sources.join(', ')}`];
-  return [...head, '', table(['KEY', 'VALUE', 'FROM'], rows)].join('\n');
+  const held = show.pendingRestart.length
+    ? [
+        '',
+        'the files differ here; needs a restart of hived:',
+        ...show.pendingRestart.map(changeLine),
+      ]
+    : [];
+  return [...head, '', table(['KEY', 'VALUE', 'FROM'], rows), ...held].join('\n');
 }
 
 function lookup(root: unknown, key: string): unknown {

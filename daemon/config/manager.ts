@@ -166,9 +166,9 @@ export class ConfigManager extends TypedEmitter<ConfigEvents> {
    * the last load read is no load at all: no line, no event.
    */
   #watchLoad(): Promise<ConfigChangeRecord | undefined> {
-    return this.#enqueue(() => this.#reloadNow('watch', undefined, true)).finally(() =>
-      this.#scheduleVerify(),
-    );
+    return this.#enqueue(() => this.#reloadNow('watch', undefined, true))
+      .catch(() => undefined) // only when stopping: nothing to report
+      .finally(() => this.#scheduleVerify());
   }
 
   #enqueue<T>(load: () => Promise<T>): Promise<T> {
