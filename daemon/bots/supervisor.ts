@@ -199,7 +199,10 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
    * timeout or go back to the queue). A replacement that fails to become
    * ready ends the rollout and the old bot keeps running; the next config
    * load tries again. Re-reads the pool each round, so a newer config that
-   * arrives mid-way is what the rest of the rollout installs.
+   * arrives mid-way is what the rest of the rollout installs. Until it is
+   * replaced, a bot that crashes restarts on the launch it had, so a broken
+   * new command does not spread through crashes (`hive bots restart NAME`
+   * does move a bot to the current config).
    */
   async #rollout(kind: string): Promise<void> {
     if (this.#rolling.has(kind)) return;
