@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { HiveError, toWireError, type WireError } from '../../protocol/errors.ts';
-import { isPlainObject } from '../core/values.ts';
-import { type ConfigProblem, formatProblem } from './load.ts';
+import { HiveError, type WireError } from '../../protocol/errors.ts';
+import { type ConfigProblem, failureOf, formatProblem } from './load.ts';
 import {
   type ConfigLocation,
   type ConfigSnapshot,
@@ -69,12 +68,7 @@ export async function checkConfig(
       botKinds: Object.keys(snapshot.config.bots),
     };
   } catch (error) {
-    const wire = toWireError(error);
-    const details = isPlainObject(wire.details) ? wire.details : {};
-    const problems = Array.isArray(details.problems)
-      ? (details.problems as ConfigProblem[])
-      : [{ file: target.dropIn ?? target.location.mainFile, path: '', message: wire.message }];
-    return { ok: false, error: { ...wire, problems } };
+    return { ok: false, error: failureOf(error, target.dropIn ?? target.location.mainFile) };
   }
 }
 

@@ -1,7 +1,7 @@
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type ConfigProblem, formatProblem, type Origin } from '../../protocol/config.ts';
-import { HiveError } from '../../protocol/errors.ts';
+import { HiveError, toWireError, type WireError } from '../../protocol/errors.ts';
 import { isPlainObject } from '../core/values.ts';
 import { describeType, schemaAt, unwrap } from './describe.ts';
 import { type Config, ConfigSchema, EMBEDDED_CONFIG } from './schema.ts';
@@ -142,6 +142,19 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
 function forgetBelow(origins: Map<string, Origin>, dotted: string): void {
   const prefix = `${dotted}.`;
   for (const key of origins.keys()) if (key.startsWith(prefix)) origins.delete(key);
+}
+
+/**
+ * Any load failure as a wire error with its problems: config errors carry
+ * them in `details.problems`; anything else becomes one problem of `file`.
+ */
+export function failureOf(error: unknown, file: string): WireError & { problems: ConfigProblem[] } {
+  const wire = toWireError(error);
+  const details = isPlainObject(wire.details) ? wire.details : {};
+  const problems = Array.isArray(details.problems)
+    ? (details.problems as ConfigProblem[])
+    : [{ file, path: '', message: wire.message }];
+  return { ...wire, problems };
 }
 
 export function invalid(problems: ConfigProblem[]): HiveError {

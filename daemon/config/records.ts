@@ -1,13 +1,7 @@
-import type {
-  ConfigChange,
-  ConfigChangeRecord,
-  ConfigProblem,
-  ConfigTrigger,
-} from '../../protocol/config.ts';
-import { toWireError } from '../../protocol/errors.ts';
+import type { ConfigChange, ConfigChangeRecord, ConfigTrigger } from '../../protocol/config.ts';
 import type { Actor } from '../../protocol/wire.ts';
-import { isPlainObject } from '../core/values.ts';
 import type { Redactor } from './diff.ts';
+import { failureOf } from './load.ts';
 import type { ConfigSnapshot } from './sources.ts';
 
 /** The records of loads (config-changes.jsonl, the config events) and their line in hived.log. */
@@ -48,11 +42,7 @@ export function acceptedRecord(
 export function rejectedRecord(
   input: RecordBase & { error: unknown; fallbackFile: string },
 ): ConfigChangeRecord {
-  const wire = toWireError(input.error);
-  const details = isPlainObject(wire.details) ? wire.details : {};
-  const problems = Array.isArray(details.problems)
-    ? (details.problems as ConfigProblem[])
-    : [{ file: input.fallbackFile, path: '', message: wire.message }];
+  const { code, message, problems } = failureOf(input.error, input.fallbackFile);
   return {
     time: new Date(input.at).toISOString(),
     trigger: input.trigger,
@@ -64,7 +54,7 @@ export function rejectedRecord(
     diff: [],
     restartRequired: [],
     notes: [],
-    error: { code: wire.code, message: wire.message, problems },
+    error: { code, message, problems },
     durationMs: input.durationMs,
   };
 }
