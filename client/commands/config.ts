@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -19,8 +18,6 @@ import { ago, fields, inline, table, time } from '../format.ts';
  * (the daemon's own loader and checks) on the same Node, so this client
  * loads no YAML parser or schema itself.
  */
-
-const HIVED = fileURLToPath(new URL('../../daemon/hived.js', import.meta.url));
 
 /** `hive.yaml:7`, `conf.d/10-scale.yaml:3`, `default`. */
 export function originText(origin: Origin | undefined): string {
@@ -130,10 +127,16 @@ function renderStatus(result: unknown): string {
   return out.join('\n');
 }
 
-/** Runs `hived --check-config` and passes its output and exit code through. */
-function runCheck(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs `hived --check-config` on this Node and passes its output and exit
+ * code through. child_process is loaded here, not at start: every other
+ * command would pay for it (`hive status` is measured against `node -e 0`).
+ */
+async function runCheck(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  const hived = fileURLToPath(new URL('../../daemon/hived.js', import.meta.url));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [HIVED, '--check-config', ...args], {
+    const child = spawn(process.execPath, [hived, '--check-config', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
