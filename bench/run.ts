@@ -5,7 +5,7 @@
  *
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
- *                  throughput, submit (default: all)
+ *                  throughput, submit, config (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchConfigReload, type ConfigReloadResult } from './config-reload.ts';
 import {
   type Daemon,
   exitOf,
@@ -49,7 +50,7 @@ import {
   type ThroughputResult,
 } from './throughput.ts';
 
-const ALL = ['status', 'roundtrip', 'restart', 'rss', 'throughput', 'submit'] as const;
+const ALL = ['status', 'roundtrip', 'restart', 'rss', 'throughput', 'submit', 'config'] as const;
 type BenchName = (typeof ALL)[number];
 
 const { values: flags } = parseArgs({
@@ -104,6 +105,7 @@ interface Results {
   rss?: RssResult;
   throughput?: ThroughputResult;
   submitAck?: SubmitAckResult;
+  configReload?: ConfigReloadResult;
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -240,6 +242,19 @@ async function submitBenchmark(results: Results): Promise<void> {
   }
 }
 
+async function phaseConfig(results: Results): Promise<void> {
+  if (!selected.has('config')) return;
+  await phase('config', async () => {
+    log('config file landed → applied (40 queue-key saves, 40 scale saves)');
+    const daemon = await startDaemon();
+    try {
+      results.configReload = await benchConfigReload(daemon, { samples: 40 });
+    } finally {
+      await daemon.stop();
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Report
 
@@ -253,7 +268,8 @@ interface Row {
 
 function rows(results: Results): Row[] {
   const out: Row[] = [];
-  const { status, roundTrip, roundTripAwake, throughput, submitAck, restart, rss } = results;
+  const { status, roundTrip, roundTripAwake, throughput, submitAck, restart, rss, configReload } =
+    results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
     const peers = [{ name: 'node -e 0', value: status.nodeBaselineMs.median }];
@@ -394,6 +410,43 @@ function rows(results: Results): Row[] {
       });
     }
   }
+  if (configReload) {
+    const target = { op: '<=' as const, value: 200, text: '≤ 200 ms' };
+    out.push(
+      {
+        metric: '6. config landed → applied (queue key), median',
+        value: configReload.queueKeyMs.median,
+        unit: 'ms',
+      },
+      {
+        metric: '6. config landed → applied (queue key), p95',
+        value: configReload.queueKeyMs.p95,
+        unit: 'ms',
+        target,
+      },
+      {
+        metric: '6. config landed → applied (instances), median',
+        value: configReload.scaleMs.median,
+        unit: 'ms',
+      },
+      {
+        metric: '6. config landed → applied (instances), p95',
+        value: configReload.scaleMs.p95,
+        unit: 'ms',
+        target,
+      },
+      {
+        metric: '6. config landed → new bot ready, median',
+        value: configReload.scaleToReadyMs.median,
+        unit: 'ms',
+      },
+      {
+        metric: '6. hived time per load (read, validate, apply), median',
+        value: configReload.loadMs.median,
+        unit: 'ms',
+      },
+    );
+  }
   return out;
 }
 
@@ -454,7 +507,7 @@ async function main(): Promise<number> {
   await warmCompileCache();
   const results: Results = {};
   let failed = false;
-  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit]) {
+  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit, phaseConfig]) {
     try {
       await phase(results);
     } catch (error) {

@@ -7,11 +7,17 @@ import { parseArgs } from 'node:util';
 import { HiveError } from '../protocol/errors.ts';
 import { type CliCommand, type CliContext, Exit, type OptionSpec, type Values } from './command.ts';
 import { botCommands } from './commands/bots.ts';
+import { configCommands } from './commands/config.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { taskCommands } from './commands/tasks.ts';
 import { Connection } from './connection.ts';
 
-const COMMANDS: CliCommand[] = [...daemonCommands, ...taskCommands, ...botCommands];
+const COMMANDS: CliCommand[] = [
+  ...daemonCommands,
+  ...taskCommands,
+  ...botCommands,
+  ...configCommands,
+];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec & { help: string; arg?: string }> = {
   json: { type: 'boolean', help: 'machine-readable output (errors too)' },
