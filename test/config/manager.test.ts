@@ -116,7 +116,9 @@ test('unclaimed keys wait for a restart and keep their running value; secrets ar
   t.is(manager.config.daemon.socket, undefined, 'the running value stays');
   t.deepEqual(manager.status().pendingRestart, [{ key: 'daemon.socket', new: '/run/other.sock' }]);
   t.false(JSON.stringify(events).includes('hunter2'), 'no secret in any event');
-  t.deepEqual((record.diff[0]?.new as { env: unknown } | undefined)?.env, { API_TOKEN: '<redacted>' });
+  t.deepEqual((record.diff[0]?.new as { env: unknown } | undefined)?.env, {
+    API_TOKEN: '<redacted>',
+  });
   t.true(Object.isFrozen(manager.config.bots), 'parts get a snapshot they cannot change');
 
   // Seen again: nothing new.
