@@ -5,7 +5,7 @@
  *
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
- *                  throughput, submit, audit (default: all)
+ *                  throughput, submit, config, audit (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -18,6 +18,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type AuditBenchResult, benchAudit } from './audit.ts';
+import { benchConfigReload, type ConfigReloadResult } from './config-reload.ts';
 import {
   type Daemon,
   exitOf,
@@ -50,7 +51,16 @@ import {
   type ThroughputResult,
 } from './throughput.ts';
 
-const ALL = ['status', 'roundtrip', 'restart', 'rss', 'throughput', 'submit', 'audit'] as const;
+const ALL = [
+  'status',
+  'roundtrip',
+  'restart',
+  'rss',
+  'throughput',
+  'submit',
+  'config',
+  'audit',
+] as const;
 type BenchName = (typeof ALL)[number];
 
 const { values: flags } = parseArgs({
@@ -105,6 +115,7 @@ interface Results {
   rss?: RssResult;
   throughput?: ThroughputResult;
   submitAck?: SubmitAckResult;
+  configReload?: ConfigReloadResult;
   audit?: AuditBenchResult;
 }
 
@@ -255,6 +266,19 @@ async function phaseAudit(results: Results): Promise<void> {
   });
 }
 
+async function phaseConfig(results: Results): Promise<void> {
+  if (!selected.has('config')) return;
+  await phase('config', async () => {
+    log('config file landed → applied (40 queue-key saves, 40 scale saves)');
+    const daemon = await startDaemon();
+    try {
+      results.configReload = await benchConfigReload(daemon, { samples: 40 });
+    } finally {
+      await daemon.stop();
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Report
 
@@ -268,7 +292,8 @@ interface Row {
 
 function rows(results: Results): Row[] {
   const out: Row[] = [];
-  const { status, roundTrip, roundTripAwake, throughput, submitAck, restart, rss, audit } = results;
+  const { status, roundTrip, roundTripAwake, throughput, submitAck, restart, rss } = results;
+  const { configReload, audit } = results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
     const peers = [{ name: 'node -e 0', value: status.nodeBaselineMs.median }];
@@ -409,6 +434,43 @@ function rows(results: Results): Row[] {
       });
     }
   }
+  if (configReload) {
+    const target = { op: '<=' as const, value: 200, text: '≤ 200 ms' };
+    out.push(
+      {
+        metric: '6. config landed → applied (queue key), median',
+        value: configReload.queueKeyMs.median,
+        unit: 'ms',
+      },
+      {
+        metric: '6. config landed → applied (queue key), p95',
+        value: configReload.queueKeyMs.p95,
+        unit: 'ms',
+        target,
+      },
+      {
+        metric: '6. config landed → applied (instances), median',
+        value: configReload.scaleMs.median,
+        unit: 'ms',
+      },
+      {
+        metric: '6. config landed → applied (instances), p95',
+        value: configReload.scaleMs.p95,
+        unit: 'ms',
+        target,
+      },
+      {
+        metric: '6. config landed → new bot ready, median',
+        value: configReload.scaleToReadyMs.median,
+        unit: 'ms',
+      },
+      {
+        metric: '6. hived time per load (read, validate, apply), median',
+        value: configReload.loadMs.median,
+        unit: 'ms',
+      },
+    );
+  }
   if (audit) out.push(...auditRows(audit));
   return out;
 }
@@ -416,18 +478,18 @@ function rows(results: Results): Row[] {
 function auditRows(a: AuditBenchResult): Row[] {
   const out: Row[] = [
     {
-      metric: `6. audit append, sustained (${a.append.inFlight} writers awaiting fdatasync)`,
+      metric: `7. audit append, sustained (${a.append.inFlight} writers awaiting fdatasync)`,
       value: a.append.entriesPerSecond,
       unit: 'entries/s',
       target: { op: '>=', value: 20_000, text: '≥ 20,000 entries/s' },
     },
     {
-      metric: '6. audit append latency to durable, p99',
+      metric: '7. audit append latency to durable, p99',
       value: a.append.latencyMs.p99,
       unit: 'ms',
     },
     {
-      metric: `6. audit verify, ${a.corpus.entries.toLocaleString('en-US')} entries (MACs checked)`,
+      metric: `7. audit verify, ${a.corpus.entries.toLocaleString('en-US')} entries (MACs checked)`,
       value: a.verify.seconds,
       unit: 's',
       target: { op: '<=', value: 5, text: '≤ 5 s' },
@@ -437,7 +499,7 @@ function auditRows(a: AuditBenchResult): Row[] {
   for (const [name, summary] of Object.entries(a.query)) {
     const primary = name === 'actor alice' || name === 'action command.task.submit';
     out.push({
-      metric: `6. audit newest 100, ${name}, p95`,
+      metric: `7. audit newest 100, ${name}, p95`,
       value: summary.p95,
       unit: 'ms',
       ...(primary ? { target: { op: '<=' as const, value: 50, text: '≤ 50 ms' } } : {}),
@@ -446,7 +508,7 @@ function auditRows(a: AuditBenchResult): Row[] {
   }
   for (const [name, scan] of Object.entries(a.scan)) {
     out.push({
-      metric: `6. audit full scan, rare ${name}`,
+      metric: `7. audit full scan, rare ${name}`,
       value: scan.entriesPerSecond,
       unit: 'entries/s',
       ...(name.startsWith('actor')
@@ -455,7 +517,7 @@ function auditRows(a: AuditBenchResult): Row[] {
     });
   }
   out.push({
-    metric: '6. audit stats over the whole trail',
+    metric: '7. audit stats over the whole trail',
     value: a.stats.entriesPerSecond,
     unit: 'entries/s',
   });
@@ -519,7 +581,7 @@ async function main(): Promise<number> {
   await warmCompileCache();
   const results: Results = {};
   let failed = false;
-  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit, phaseAudit]) {
+  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit, phaseConfig, phaseAudit]) {
     try {
       await phase(results);
     } catch (error) {

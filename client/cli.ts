@@ -8,6 +8,7 @@ import { HiveError } from '../protocol/errors.ts';
 import { type CliCommand, type CliContext, Exit, type OptionSpec, type Values } from './command.ts';
 import { auditCommands } from './commands/audit.ts';
 import { botCommands } from './commands/bots.ts';
+import { configCommands } from './commands/config.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { taskCommands } from './commands/tasks.ts';
 import { Connection } from './connection.ts';
@@ -17,6 +18,7 @@ const COMMANDS: CliCommand[] = [
   ...taskCommands,
   ...botCommands,
   ...auditCommands,
+  ...configCommands,
 ];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec & { help: string; arg?: string }> = {

@@ -2,8 +2,7 @@
  * hived's composition root: reads flags, builds the parts, wires them and
  * handles signals. No other module knows about every part.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HiveError } from '../protocol/errors.ts';
 import { ActorVerifier } from './audit/actor.ts';
@@ -13,9 +12,12 @@ import { auditInterceptor } from './audit/interceptor.ts';
 import { createAudit } from './audit/setup.ts';
 import { auditBots, auditTasks } from './audit/subscriptions.ts';
 import { registerBotCommands } from './bots/commands.ts';
-import { type BotSpec, createSpawner, resolveSpec } from './bots/spec.ts';
+import { createSpawner, resolveSpecs } from './bots/spec.ts';
 import { BotSupervisor, EMPTY_REGISTRY, type RegistryDoc } from './bots/supervisor.ts';
-import { embeddedConfig, type LoadedConfig, loadConfigFile } from './config/load.ts';
+import { checkConfig, checkLocation, renderCheck } from './config/check.ts';
+import { registerConfigCommands } from './config/commands.ts';
+import { ConfigManager, type ConfigTrigger, readAtUse } from './config/manager.ts';
+import { type ConfigSnapshot, configLocation, readSnapshot } from './config/sources.ts';
 import { ensureDirectory } from './core/atomic-file.ts';
 import { systemClock } from './core/clock.ts';
 import { registerDaemonCommands } from './core/daemon-commands.ts';
@@ -48,6 +50,8 @@ export interface DaemonOptions {
 export interface RunningDaemon {
   paths: StatePaths;
   start: StartReport;
+  /** Reads the config files again and applies them (SIGHUP). */
+  reloadConfig(trigger: ConfigTrigger): Promise<unknown>;
   /** Graceful stop; resolves when everything is closed. Idempotent. */
   stop(reason: string): Promise<void>;
   stopped: Promise<void>;
@@ -56,88 +60,127 @@ export interface RunningDaemon {
 const HELP = `hived ${VERSION}: the hive supervisor daemon (runs in the foreground)
 
 Usage: hived [--state-dir DIR] [--config FILE] [--socket PATH]
+       hived --check-config [FILE] [--state-dir DIR] [--config FILE] [--json]
 
   --state-dir DIR   state directory (env HIVE_STATE_DIR, default ./state)
   --config FILE     config file, YAML or JSON (env HIVE_CONFIG,
-                    default <state>/config/hive.yaml, else the embedded default)
+                    default <state>/config/hive.yaml, else the embedded default);
+                    drop-ins: conf.d/*.yaml next to it, merged in name order
   --socket PATH     control socket (env HIVE_SOCKET, default <state>/run/hived.sock)
+  --check-config    validate the config (or FILE: a main file, or a drop-in in a
+                    conf.d folder) without starting; exit 0 valid, 1 invalid
+  --json            with --check-config: print the result as JSON
   --version         print the version
   --help            this text
 
-Signals: SIGTERM/SIGINT stop gracefully (drain, then exit 0).`;
+Signals: SIGTERM/SIGINT stop gracefully (drain, then exit 0); SIGHUP reloads
+the config.`;
 
-export function parseFlags(
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-): DaemonOptions | 'help' | 'version' {
-  const { values } = parseArgs({
+export type ParsedFlags =
+  | { mode: 'run'; options: DaemonOptions }
+  | { mode: 'check'; options: DaemonOptions; file?: string; json: boolean }
+  | { mode: 'help' }
+  | { mode: 'version' };
+
+export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags {
+  const { values, positionals } = parseArgs({
     args: argv,
     options: {
       'state-dir': { type: 'string' },
       config: { type: 'string' },
       socket: { type: 'string' },
+      'check-config': { type: 'boolean' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
+    allowPositionals: true,
     strict: true,
   });
-  if (values.help) return 'help';
-  if (values.version) return 'version';
+  if (values.help) return { mode: 'help' };
+  if (values.version) return { mode: 'version' };
   const options: DaemonOptions = { stateDir: values['state-dir'] ?? env.HIVE_STATE_DIR ?? 'state' };
   const configFile = values.config ?? env.HIVE_CONFIG;
   const socket = values.socket ?? env.HIVE_SOCKET;
   if (configFile) options.configFile = configFile;
   if (socket) options.socket = socket;
-  return options;
-}
-
-async function loadConfig(options: DaemonOptions, paths: StatePaths): Promise<LoadedConfig> {
-  if (options.configFile) return loadConfigFile(options.configFile, join(options.configFile, '..'));
-  if (existsSync(paths.configFile))
-    return loadConfigFile(paths.configFile, join(paths.configFile, '..'));
-  return embeddedConfig(PROJECT_ROOT);
-}
-
-function resolveSpecs(
-  loaded: LoadedConfig,
-  cacheDir: string,
-): Map<string, { spec: BotSpec; instances: number }> {
-  const specs = new Map<string, { spec: BotSpec; instances: number }>();
-  for (const [kind, kindConfig] of Object.entries(loaded.config.bots)) {
-    const spec = resolveSpec(kind, kindConfig, {
-      baseDir: loaded.baseDir,
-      defaultTaskTimeoutMs: loaded.config.queue.defaultTimeoutMs,
-      compileCacheDir: cacheDir,
-    });
-    specs.set(kind, { spec, instances: kindConfig.instances });
+  if (values['check-config']) {
+    if (positionals.length > 1) throw new Error('--check-config takes at most one FILE');
+    const file = positionals[0];
+    return { mode: 'check', options, json: values.json === true, ...(file ? { file } : {}) };
   }
-  return specs;
+  if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
+  return { mode: 'run', options };
+}
+
+/** The daemon's main config file: --config, or <state>/config/hive.yaml. */
+function mainConfigFile(options: DaemonOptions): string {
+  return resolve(options.configFile ?? statePaths(options.stateDir).configFile);
+}
+
+/** `hived --check-config`: the same reader and checks as a load, with no daemon. */
+export async function runCheck(
+  options: DaemonOptions,
+  file: string | undefined,
+): Promise<{ ok: boolean; text: string; json: string }> {
+  const target = checkLocation(file, {
+    mainFile: mainConfigFile(options),
+    explicit: options.configFile !== undefined,
+    projectRoot: PROJECT_ROOT,
+  });
+  const result = await checkConfig(target, (snapshot) =>
+    resolveSpecs(snapshot.config, { baseDir: snapshot.baseDir }),
+  );
+  return { ok: result.ok, text: renderCheck(result), json: JSON.stringify(result) };
+}
+
+/** A socket set in the config (relative to the config's folder) applies when no flag sets one. */
+function socketFromConfig(options: DaemonOptions, snapshot: ConfigSnapshot): string | undefined {
+  if (options.socket) return options.socket;
+  const configured = snapshot.config.daemon.socket;
+  return configured ? resolve(snapshot.baseDir, configured) : undefined;
 }
 
 export async function startDaemon(
   options: DaemonOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningDaemon> {
-  const paths = statePaths(options.stateDir, options.socket);
+  const explicit = options.configFile !== undefined;
+  const location = configLocation(mainConfigFile(options), PROJECT_ROOT);
+  let paths = statePaths(options.stateDir, options.socket);
   ensureDirectory(paths.stateDir);
   ensureDirectory(paths.runDir);
   ensureDirectory(paths.dbDir);
   ensureDirectory(paths.logsDir, 0o755);
   ensureDirectory(paths.cacheDir);
+  // The watched folder must exist for a config file written later to be seen.
+  if (!explicit) ensureDirectory(dirname(location.mainFile));
 
-  const loaded = await loadConfig(options, paths);
-  const config = loaded.config;
-  const specs = resolveSpecs(loaded, join(paths.cacheDir, 'node-compile'));
-  const lock = await StateLock.acquire(paths.stateDir, paths.runDir, paths.socket);
+  const initial = await readSnapshot(location, { mainRequired: explicit });
+  const config = initial.config;
+  const compileCacheDir = join(paths.cacheDir, 'node-compile');
+  const specs = resolveSpecs(config, { baseDir: initial.baseDir, compileCacheDir });
+  paths = statePaths(options.stateDir, socketFromConfig(options, initial));
+  const lock = await StateLock.acquire(paths.stateDir, paths.runDir, paths.socket, {
+    probeTimeoutMs: config.daemon.lockProbeTimeoutMs,
+  });
 
   const clock = systemClock;
   const logs = new LogHub({
     dir: paths.logsDir,
     level: config.daemon.logLevel,
     console: config.daemon.logConsole,
+    tailMaxBytes: config.daemon.logTailMaxBytes,
+    flushTimeoutMs: config.daemon.logFlushTimeoutMs,
   });
   const log = logs.part('daemon');
   const notifier = createNotifier(env, log);
+  const configManager = new ConfigManager(location, { explicit }, initial, {
+    clock,
+    // Operator lines go to hived.log only: config-changes.jsonl holds one line per load.
+    log: logs.part('config', { stream: false }),
+    record: logs.part('config'),
+  });
 
   const meta = new JsonDocument<MetaDoc>(
     join(paths.dbDir, 'meta.json'),
@@ -153,7 +196,7 @@ export async function startDaemon(
   const start = await marker.begin();
   const audit = createAudit(
     config,
-    { defaultDir: paths.logsDir, baseDir: loaded.baseDir, env },
+    { defaultDir: paths.logsDir, baseDir: initial.baseDir, env },
     { clock, log: logs.part('audit') },
   );
   await audit.start();
@@ -166,7 +209,7 @@ export async function startDaemon(
       pid: process.pid,
       version: VERSION,
       lastStart: start.lastStart,
-      config: loaded.source,
+      config: initial.base === 'file' ? location.mainFile : 'embedded',
     },
   });
   const recoveryLog = logs.part('recovery');
@@ -193,6 +236,7 @@ export async function startDaemon(
     log: logs.part('bots'),
     spawner: createSpawner(),
     registry,
+    compileCacheDir,
   });
   auditBots(audit, bots);
   const reaped = bots.reapOrphans();
@@ -209,15 +253,25 @@ export async function startDaemon(
     config: config.queue,
   });
   auditTasks(audit, queue);
-  queue.on('changed', ({ task, from }) =>
-    taskLog.event('task', {
-      id: task.id,
-      type: task.type,
-      from,
-      to: task.state,
-      attempts: task.attempts,
-    }),
-  );
+  // daemon.logTaskEvents: a flag that takes effect at once (subscribe or not).
+  let stopTaskEvents: (() => void) | undefined;
+  const logTaskEvents = (on: boolean) => {
+    if (on && !stopTaskEvents) {
+      stopTaskEvents = queue.on('changed', ({ task, from }) =>
+        taskLog.event('task', {
+          id: task.id,
+          type: task.type,
+          from,
+          to: task.state,
+          attempts: task.attempts,
+        }),
+      );
+    } else if (!on && stopTaskEvents) {
+      stopTaskEvents();
+      stopTaskEvents = undefined;
+    }
+  };
+  logTaskEvents(config.daemon.logTaskEvents);
   const requeued = await dispatcher.recoverLeases(
     start.lastStart === 'crash' ? 'daemon crashed; lease lost' : 'daemon restarted',
   );
@@ -243,11 +297,12 @@ export async function startDaemon(
     queue,
     dispatcher,
     bots,
-    config: () => config.queue,
+    config: () => configManager.config.queue,
     acceptingWork: () => !stopping,
   });
   registerBotCommands(router, bots);
   registerLogCommands(router, logs);
+  registerConfigCommands(router, configManager);
   registerAuditCommands(router, { audit, clock });
 
   const server = new ControlServer(
@@ -278,9 +333,11 @@ export async function startDaemon(
       audit.note({ action: 'daemon.stop', actor: DAEMON_ACTOR, reason });
       notifier.stopping(`stopping: ${reason}`);
       const steps: [string, () => Promise<unknown>][] = [
+        ['stop config reloads', () => configManager.close()],
         [
           'drain tasks',
-          async () => log.info('drained', await dispatcher.drain(config.daemon.drainTimeoutMs)),
+          async () =>
+            log.info('drained', await dispatcher.drain(configManager.config.daemon.drainTimeoutMs)),
         ],
         ['stop supervision', async () => loop.stop()],
         ['stop bots', () => bots.close()],
@@ -315,7 +372,8 @@ export async function startDaemon(
         lastStartDetail: start.detail,
         stateDir: paths.stateDir,
         socket: paths.socket,
-        config: loaded.source,
+        config: configManager.current.base === 'file' ? location.mainFile : 'embedded',
+        configDropIns: configManager.current.files.filter((f) => f.role === 'drop-in').length,
         node: process.version,
         stopping,
       },
@@ -326,32 +384,67 @@ export async function startDaemon(
     stop: (reason) => void stop(reason),
   });
 
-  await server.listen();
-  bots.start(specs);
+  // Each part applies its own slice of a new config; what no part claims needs a restart.
+  for (const applier of [logs, server, dispatcher, queue, loop, bots])
+    configManager.register(applier);
+  configManager.register(
+    readAtUse('tasks', [
+      'queue.defaultPriority',
+      'queue.defaultTimeoutMs',
+      'queue.maxQueued',
+      'queue.maxTaskTimeoutMs',
+      'queue.maxTaskAttempts',
+    ]),
+  );
+  configManager.register({
+    configPart: 'daemon',
+    configKeys: ['daemon.drainTimeoutMs', 'daemon.logTaskEvents'],
+    prepareConfig: (next) => () => {
+      logTaskEvents(next.config.daemon.logTaskEvents);
+      return undefined;
+    },
+  });
+
+  bots.configure(specs);
   loop.start();
+  // Watching before the socket answers: a client that sees hived up may edit the config at once.
+  await configManager.start();
+  await server.listen();
   const ready = `listening on ${paths.socket}; ${specs.size} bot kinds`;
   notifier.ready(ready);
   log.info(`hived ${VERSION} ready (pid ${process.pid}, ${start.lastStart} start): ${ready}`);
-  return { paths, start, stop, stopped };
+  return {
+    paths,
+    start,
+    stop,
+    stopped,
+    reloadConfig: (trigger) => configManager.reload(trigger),
+  };
 }
 
 /** Entry point of the `hived` command (called by daemon/hived.js after its Node version check). */
 export async function runFromCommandLine(): Promise<void> {
-  let options: ReturnType<typeof parseFlags>;
+  let flags: ParsedFlags;
   try {
-    options = parseFlags(process.argv.slice(2), process.env);
+    flags = parseFlags(process.argv.slice(2), process.env);
   } catch (error) {
     process.stderr.write(`hived: ${(error as Error).message}; see hived --help\n`);
     process.exit(1);
   }
-  if (options === 'help') {
+  if (flags.mode === 'help') {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  if (options === 'version') {
+  if (flags.mode === 'version') {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
+  if (flags.mode === 'check') {
+    const result = await runCheck(flags.options, flags.file);
+    process.stdout.write(`${flags.json ? result.json : result.text}\n`);
+    process.exit(result.ok ? 0 : 1);
+  }
+  const options = flags.options;
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon(options);
@@ -368,10 +461,10 @@ export async function runFromCommandLine(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // `systemctl reload` sends SIGHUP; Node's default action would kill hived
-  // without a drain or a shutdown marker. Config reload replaces this.
+  // `systemctl reload` sends SIGHUP (ExecReload=); the outcome goes to the log
+  // and config-changes.jsonl like any other load.
   process.on('SIGHUP', () => {
-    process.stderr.write('hived: SIGHUP: config reload is not implemented yet; still running\n');
+    daemon.reloadConfig('signal').catch(() => {});
   });
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(
