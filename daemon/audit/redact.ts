@@ -1,5 +1,6 @@
 import { canonicalJson } from '../../protocol/audit.ts';
 import type { MacKey } from '../../protocol/audit-chain.ts';
+import { isSecretName } from '../core/secret-names.ts';
 
 export interface RedactOptions {
   /** Digests of redacted values are HMACs under a key derived from this; none: plain `[redacted]`. */
@@ -10,10 +11,6 @@ export interface RedactOptions {
   fields: readonly string[];
 }
 
-/** Names whose values are secrets whatever the command (case-insensitive unless camelCase). */
-const SECRET_NAME =
-  /secret|token|passw|credential|cookie|private|(^|[-_.])(auth|authorization|key)$/i;
-const CAMEL_KEY = /[a-z0-9]Key$/;
 /** Task payloads are user data: stored only as their size and a digest. */
 const PAYLOAD = 'payload';
 const MAX_STRING = 1024;
@@ -46,10 +43,6 @@ export class Redactor {
     return this.#object(value, 0);
   }
 
-  #isSecretName(name: string): boolean {
-    return SECRET_NAME.test(name) || CAMEL_KEY.test(name) || this.#fields.has(name.toLowerCase());
-  }
-
   #digest(value: unknown, json = canonicalJson(value)): string {
     if (!this.#digestKey) return '[redacted]';
     return `[redacted hmac:${this.#digestKey.mac(json).slice(0, 16)}]`;
@@ -65,7 +58,7 @@ export class Redactor {
         break;
       }
       if (name === PAYLOAD) out[name] = this.#payload(member);
-      else if (this.#isSecretName(name)) out[name] = this.#digest(member);
+      else if (isSecretName(name, this.#fields)) out[name] = this.#digest(member);
       else out[name] = this.#value(member, depth + 1);
     }
     return out;
