@@ -10,7 +10,7 @@ import { DAEMON_ACTOR } from './audit/audit.ts';
 import { registerAuditCommands } from './audit/commands.ts';
 import { auditInterceptor } from './audit/interceptor.ts';
 import { createAudit } from './audit/setup.ts';
-import { auditBots, auditTasks } from './audit/subscriptions.ts';
+import { auditBots, auditConfig, auditTasks } from './audit/subscriptions.ts';
 import { registerBotCommands } from './bots/commands.ts';
 import { createSpawner, resolveSpecs } from './bots/spec.ts';
 import { BotSupervisor, EMPTY_REGISTRY, type RegistryDoc } from './bots/supervisor.ts';
@@ -385,8 +385,9 @@ export async function startDaemon(
   });
 
   // Each part applies its own slice of a new config; what no part claims needs a restart.
-  for (const applier of [logs, server, dispatcher, queue, loop, bots])
+  for (const applier of [logs, server, dispatcher, queue, loop, bots, audit])
     configManager.register(applier);
+  auditConfig(audit, configManager);
   configManager.register(
     readAtUse('tasks', [
       'queue.defaultPriority',

@@ -7,6 +7,9 @@ import {
   isAuditAction,
   type Severity,
 } from '../../protocol/audit.ts';
+import type { ConfigApplier, ConfigCommit } from '../config/manager.ts';
+import type { Config } from '../config/schema.ts';
+import type { ConfigSnapshot } from '../config/sources.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import type { Redactor } from './redact.ts';
@@ -70,6 +73,21 @@ export interface AuditStatus {
   failClosed: boolean;
 }
 
+/** What a reload changes at once; the folder and the key need a restart (a new key mid-segment would break its chain). */
+const LIVE_KEYS = [
+  'audit.failClosed',
+  'audit.readCommands',
+  'audit.writeTimeoutMs',
+  'audit.retryIntervalMs',
+  'audit.backlogMax',
+  'audit.rotateBytes',
+  'audit.rotateAfterMs',
+  'audit.keepSegments',
+  'audit.maxAgeMs',
+  'audit.secretEnv',
+  'audit.redactFields',
+] as const;
+
 /** Characters an actor name may hold, so readers can match it without unescaping. */
 const UNSAFE_NAME = /[^A-Za-z0-9._@:+-]/g;
 
@@ -78,21 +96,33 @@ const UNSAFE_NAME = /[^A-Za-z0-9._@:+-]/g;
  * appends them to the trail, and writes down what happens to the trail
  * itself (repairs at start, outages, recoveries, retention).
  */
-export class Audit {
+export class Audit implements ConfigApplier {
+  readonly configPart = 'audit';
+  readonly configKeys = LIVE_KEYS;
   readonly trail: AuditTrail;
-  readonly options: AuditOptions;
-  readonly #redactor: Redactor;
+  /** Replaced whole by a config reload. */
+  options: Readonly<AuditOptions>;
+  #redactor: Redactor;
+  readonly #redactorFor: ((config: Config) => Redactor) | undefined;
   readonly #clock: Clock;
   readonly #log: Logger;
   #lastOutage: Extract<SinkHealth, { state: 'broken' }> | undefined;
 
   constructor(
     options: AuditOptions,
-    deps: { trail: AuditTrail; redactor: Redactor; clock: Clock; log: Logger },
+    deps: {
+      trail: AuditTrail;
+      redactor: Redactor;
+      /** Builds the redactor a new config asks for (secret env values, extra fields). */
+      redactorFor?: (config: Config) => Redactor;
+      clock: Clock;
+      log: Logger;
+    },
   ) {
-    this.options = options;
+    this.options = Object.freeze({ ...options });
     this.trail = deps.trail;
     this.#redactor = deps.redactor;
+    this.#redactorFor = deps.redactorFor;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.trail.on('health', (change) => this.#onHealth(change));
@@ -202,6 +232,25 @@ export class Audit {
       reason: `writable again after ${outage ? this.#clock.now() - outage.since : 0} ms (${outage?.reason ?? 'unknown'}); ${waited} waiting entries written, ${lostTotal} lost`,
       details: { waited, lost, brokenSince: outage ? new Date(outage.since).toISOString() : null },
     });
+  }
+
+  prepareConfig(next: ConfigSnapshot): ConfigCommit {
+    const a = next.config.audit;
+    const redactor = this.#redactorFor?.(next.config);
+    return () => {
+      this.options = Object.freeze({ failClosed: a.failClosed, readCommands: a.readCommands });
+      if (redactor) this.#redactor = redactor;
+      this.trail.setOptions({
+        writeTimeoutMs: a.writeTimeoutMs,
+        retryIntervalMs: a.retryIntervalMs,
+        backlogMax: a.backlogMax,
+        rotateBytes: a.rotateBytes,
+        rotateAfterMs: a.rotateAfterMs,
+        keepSegments: a.keepSegments,
+        maxAgeMs: a.maxAgeMs,
+      });
+      return undefined;
+    };
   }
 
   status(): AuditStatus {

@@ -80,13 +80,14 @@ export function createAudit(
     },
     deps,
   );
-  const redactor = new Redactor({
-    key,
-    secrets: secretValues(a, context.env, config.bots),
-    fields: a.redactFields,
-  });
+  const redactorFor = (next: Config) =>
+    new Redactor({
+      key,
+      secrets: secretValues(next.audit, context.env, next.bots),
+      fields: next.audit.redactFields,
+    });
   return new Audit(
     { failClosed: a.failClosed, readCommands: a.readCommands },
-    { trail, redactor, clock: deps.clock, log: deps.log },
+    { trail, redactor: redactorFor(config), redactorFor, clock: deps.clock, log: deps.log },
   );
 }

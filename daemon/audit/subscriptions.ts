@@ -1,5 +1,6 @@
 import type { BotExit } from '../bots/bot.ts';
 import type { BotSupervisor } from '../bots/supervisor.ts';
+import type { ConfigChangeRecord, ConfigManager } from '../config/manager.ts';
 import type { EventMap, TypedEmitter } from '../core/events.ts';
 import type { TaskQueue } from '../tasks/task-queue.ts';
 import { type Audit, type AuditActor, type AuditRecord, botActor, DAEMON_ACTOR } from './audit.ts';
@@ -128,4 +129,47 @@ export function auditTasks(audit: Audit, queue: TaskQueue): () => void {
         return undefined;
     }
   });
+}
+
+function configRecord(record: ConfigChangeRecord): AuditRecord {
+  const actor: AuditActor = record.actor
+    ? {
+        name: record.actor.user,
+        type: 'user',
+        ...(record.actor.uid !== undefined ? { uid: record.actor.uid } : {}),
+        ...(record.actor.pid !== undefined ? { pid: record.actor.pid } : {}),
+        ...(record.actor.via ? { via: record.actor.via } : {}),
+      }
+    : DAEMON_ACTOR;
+  // Keyed by config path (values already redacted by the config part): a field named `key`
+  // would read as a secret to the trail's redaction.
+  const changes = Object.fromEntries(record.diff.map((c) => [c.key, { old: c.old, new: c.new }]));
+  const details = {
+    trigger: record.trigger,
+    files: record.files,
+    checksum: record.checksum,
+    changes,
+    restartRequired: record.restartRequired.map((c) => c.key),
+  };
+  if (record.outcome === 'rejected') {
+    return {
+      action: 'config.rejected',
+      actor,
+      reason: record.error?.message ?? 'rejected',
+      details: { ...details, code: record.error?.code ?? null },
+    };
+  }
+  const reason = `${record.trigger}: ${record.diff.length} changes applied, ${record.restartRequired.length} waiting for a restart`;
+  return { action: 'config.applied', actor, reason, details };
+}
+
+/** Config loads: each applied or rejected reload (file change, SIGHUP, hive config reload). */
+export function auditConfig(audit: Audit, config: ConfigManager): () => void {
+  const offs = [
+    auditEvents(audit, config, 'applied', configRecord),
+    auditEvents(audit, config, 'rejected', configRecord),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
 }

@@ -115,7 +115,7 @@ const HEAD_INTERVAL_MS = 10_000;
  * written, in order, once a retry succeeds.
  */
 export class AuditTrail extends TypedEmitter<TrailEvents> {
-  readonly #options: TrailOptions;
+  #options: Readonly<TrailOptions>;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #fs: AppendFs;
@@ -147,12 +147,17 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
 
   constructor(options: TrailOptions, deps: TrailDeps) {
     super();
-    this.#options = options;
+    this.#options = Object.freeze({ ...options });
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#fs = deps.fs ?? realAppendFs;
     this.#onStep = deps.onStep ?? (() => {});
     this.#files = new SegmentFiles(options.dir);
+  }
+
+  /** Takes new limits (a config reload); the folder and the key stay as they are. */
+  setOptions(next: Partial<Omit<TrailOptions, 'dir' | 'key'>>): void {
+    this.#options = Object.freeze({ ...this.#options, ...next });
   }
 
   get health(): SinkHealth {

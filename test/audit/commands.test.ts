@@ -144,6 +144,10 @@ test('every control command is in the trail with who sent it, mutating ones befo
   t.truthy(entries.find((e) => e.action === 'bot.restart' && e.target === 'echo-1'));
   t.truthy(entries.find((e) => e.action === 'bot.stop' && e.target === 'echo-1'));
   t.truthy(entries.find((e) => e.action === 'daemon.stop'));
+  t.like(
+    entries.find((e) => e.action === 'config.applied' && e.details?.trigger === 'command'),
+    { actor: me.actor, actorType: 'user' },
+  );
 
   // Secrets: the payload and secret-named arguments are digests; the env secret is cut out.
   const raw = trailFiles(logs)
