@@ -7,7 +7,14 @@ import { MacKey } from '../../protocol/audit-chain.ts';
 import { verifyTrail } from '../../protocol/audit-verify.ts';
 import { HiveError } from '../../protocol/errors.ts';
 import { asTrailFiles, trailFiles } from '../helpers/audit.ts';
-import { echoBot, fixtureBot, startDaemon, tempDir, waitFor } from '../helpers/daemon.ts';
+import {
+  echoBot,
+  fixtureBot,
+  startDaemon,
+  tempDir,
+  waitFor,
+  writeConfig,
+} from '../helpers/daemon.ts';
 import { RawClient } from '../helpers/raw-socket.ts';
 
 const SECRET = 'open-sesame-1234';
@@ -25,18 +32,16 @@ test('every control command is in the trail with who sent it, mutating ones befo
   const dir = tempDir(t);
   const keyFile = join(dir, 'audit.key');
   writeFileSync(keyFile, 'a-test-key-of-at-least-16-bytes\n', { mode: 0o600 });
-  const daemon = await startDaemon(t, {
-    env: { HIVE_AUDIT_TEST_SECRET: SECRET },
-    config: {
-      audit: { keyFile, secretEnv: ['HIVE_AUDIT_TEST_SECRET'] },
-      supervision: { tickMs: 50 },
-      queue: { leaseGraceMs: 0 },
-      bots: {
-        echo: echoBot({ instances: 2 }),
-        hang: fixtureBot('hang.ts', { taskTimeoutMs: 200 }),
-      },
+  const config = {
+    audit: { keyFile, secretEnv: ['HIVE_AUDIT_TEST_SECRET'] },
+    supervision: { tickMs: 50 },
+    queue: { leaseGraceMs: 0 },
+    bots: {
+      echo: echoBot({ instances: 2 }),
+      hang: fixtureBot('hang.ts', { taskTimeoutMs: 200 }),
     },
-  });
+  };
+  const daemon = await startDaemon(t, { env: { HIVE_AUDIT_TEST_SECRET: SECRET }, config });
   const call = (cmd: string, args: Record<string, unknown> = {}) =>
     daemon.call(cmd, args).catch((error: unknown) => {
       if (error instanceof HiveError) return { error: error.code };
@@ -90,8 +95,15 @@ test('every control command is in the trail with who sent it, mutating ones befo
   t.deepEqual(untested, [], 'commands without a sample call below');
   // In the order above (retry, then cancel the retried task), not the list's.
   for (const [name, args] of Object.entries(samples)) {
+    // The reload takes a changed audit key live: from now on `type` arguments are digests.
+    if (name === 'config.reload')
+      writeConfig(daemon.stateDir, {
+        ...config,
+        audit: { ...config.audit, redactFields: ['type'] },
+      });
     if (name !== 'daemon.stop') await call(name, args);
   }
+  await call('task.submit', { type: 'echo' });
 
   // A client that lies about itself is recorded, marked unverified.
   const liar = await RawClient.open(daemon.socket);
@@ -161,6 +173,19 @@ test('every control command is in the trail with who sent it, mutating ones befo
   t.regex(JSON.stringify(submit?.args?.payload), /"digest":"\[redacted hmac:[0-9a-f]{16}\]"/);
   const idem = entries.find((e) => e.action === 'command.task.submit' && e.args?.key !== undefined);
   t.regex(String(idem?.args?.key), /^\[redacted hmac:[0-9a-f]{16}\]$/);
+
+  const applied = entries.find(
+    (e) =>
+      e.action === 'config.applied' &&
+      e.details?.changes !== undefined &&
+      'audit.redactFields' in (e.details.changes as object),
+  );
+  t.truthy(applied, 'the reload is in the trail with the key it changed');
+  const submits = entries.filter(
+    (e) => e.action === 'command.task.submit' && e.result === 'pending',
+  );
+  t.is(submits[0]?.args?.type, 'echo');
+  t.regex(String(submits.at(-1)?.args?.type), /^\[redacted hmac:/, 'applied without a restart');
 
   const report = await verifyTrail(asTrailFiles(trailFiles(logs)), {
     key: MacKey.fromSecret(Buffer.from('a-test-key-of-at-least-16-bytes')),
