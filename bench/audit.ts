@@ -4,7 +4,7 @@
  * newest 100 matches of common filters, full scans for rare ones, stats;
  * each in process (the daemon's own code) and through a real hived.
  */
-import { statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Connection } from '../client/connection.ts';
 import { Audit, type AuditRecord } from '../daemon/audit/audit.ts';
@@ -162,7 +162,9 @@ async function benchAppend(seconds: number, inFlight: number): Promise<AuditBenc
   await Promise.all(Array.from({ length: inFlight }, (_, w) => writer(w)));
   const elapsed = (performance.now() - started) / 1000;
   await audit.close();
-  const size = statSync(join(dir, 'audit-trail.jsonl')).size;
+  const size = readdirSync(dir)
+    .filter((name) => name.endsWith('.jsonl'))
+    .reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
   return {
     entriesPerSecond: round(written / elapsed, 0),
     seconds: round(elapsed, 2),
