@@ -102,6 +102,20 @@ export interface AuditEntry {
   mac?: string;
 }
 
+/** `hive audit stats --json` (a contract: fields are added, never renamed). */
+export interface AuditStats {
+  entries: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  from: string | null;
+  to: string | null;
+  byAction: Record<string, number>;
+  byActor: Record<string, number>;
+  bySeverity: Record<string, number>;
+  /** Entries per hour of trail time, keyed `2026-11-23T14`. */
+  perHour: Record<string, number>;
+}
+
 /** File names inside the audit folder. */
 export const AUDIT_FILES = {
   live: 'audit-trail.jsonl',

@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { AuditEntry } from '../../protocol/audit.ts';
+import type { AuditEntry, AuditStats } from '../../protocol/audit.ts';
 import type { VerifyReport } from '../../protocol/audit-verify.ts';
 import {
   type CliCommand,
@@ -101,17 +101,7 @@ async function verifyFile(ctx: CliContext, values: Values, file: string): Promis
 }
 
 function renderStats(result: unknown): string {
-  const s = result as {
-    entries: number;
-    firstSeq: number | null;
-    lastSeq: number | null;
-    from: string | null;
-    to: string | null;
-    byAction: Record<string, number>;
-    byActor: Record<string, number>;
-    bySeverity: Record<string, number>;
-    perHour: Record<string, number>;
-  };
+  const s = result as AuditStats;
   if (s.entries === 0) return 'no entries';
   const sorted = (counts: Record<string, number>) =>
     Object.entries(counts)

@@ -1,7 +1,6 @@
 import {
   type ActorType,
-  type AuditAction,
-  type CommandResult,
+  type AuditEntry,
   canonicalJson,
   defaultSeverity,
   isAuditAction,
@@ -26,23 +25,15 @@ export interface AuditActor {
   via?: string;
 }
 
-/** What another part hands to `Audit.record`: one entry, before redaction and sealing. */
-export interface AuditRecord {
-  action: AuditAction;
-  /** Defaults to the action's severity in AUDIT_ACTIONS. */
-  severity?: Severity;
-  actor: AuditActor;
-  target?: string;
-  reason?: string;
-  result?: CommandResult;
-  error?: string;
-  req?: string;
-  durationMs?: number;
-  /** Redacted before storage. */
-  args?: Record<string, unknown>;
-  /** Redacted before storage. */
-  details?: Record<string, unknown>;
-}
+/**
+ * What another part hands to `Audit.record`: one entry before it is
+ * sealed. `severity` defaults to the action's (AUDIT_ACTIONS); `args` and
+ * `details` are redacted before storage.
+ */
+export type AuditRecord = Pick<
+  AuditEntry,
+  'action' | 'target' | 'reason' | 'result' | 'error' | 'req' | 'durationMs' | 'args' | 'details'
+> & { severity?: Severity; actor: AuditActor };
 
 export const DAEMON_ACTOR: AuditActor = Object.freeze({ name: 'daemon', type: 'daemon' });
 

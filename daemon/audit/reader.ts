@@ -1,12 +1,12 @@
 import type { FileHandle } from 'node:fs/promises';
-import { type AuditEntry, SEVERITIES, type Severity } from '../../protocol/audit.ts';
 import {
-  isHeaderLine,
-  parseEntryHead,
-  parseHeader,
-  parseSeal,
-  TIME_LENGTH,
-} from '../../protocol/audit-chain.ts';
+  type AuditEntry,
+  type AuditStats,
+  SEVERITIES,
+  type Severity,
+} from '../../protocol/audit.ts';
+import { isHeaderLine, parseEntryHead, TIME_LENGTH } from '../../protocol/audit-chain.ts';
+import { headerOf } from './segments.ts';
 import type { SegmentRef, TrailSnapshot } from './trail.ts';
 
 /** What `hive audit query` filters on; every field optional. */
@@ -272,25 +272,7 @@ async function skippable(ref: SegmentRef, filter: CompiledFilter): Promise<boole
 
 export async function readSegmentHeader(ref: SegmentRef) {
   const file = await ref.open();
-  if (!file) return undefined;
-  const buf = Buffer.alloc(Math.min(1024, file.size));
-  await file.handle.read(buf, 0, buf.length, 0);
-  const end = buf.indexOf(10);
-  const seal = end === -1 ? undefined : parseSeal(buf, 0, end);
-  return seal && isHeaderLine(buf, 0) ? parseHeader(buf, 0, seal) : undefined;
-}
-
-export interface AuditStats {
-  entries: number;
-  firstSeq: number | null;
-  lastSeq: number | null;
-  from: string | null;
-  to: string | null;
-  byAction: Record<string, number>;
-  byActor: Record<string, number>;
-  bySeverity: Record<string, number>;
-  /** Entries per hour of trail time, keyed `2026-11-23T14`. */
-  perHour: Record<string, number>;
+  return file && (await headerOf(file.handle))?.header;
 }
 
 /** The value of a string field at `at` (the opening quote of `"name":"`), and where it ends. */

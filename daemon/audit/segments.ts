@@ -1,4 +1,4 @@
-import { open, readdir, rename, truncate } from 'node:fs/promises';
+import { type FileHandle, open, readdir, rename, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AUDIT_FILES, sealedSegmentName, sealedSegmentNumber } from '../../protocol/audit.ts';
 import {
@@ -92,23 +92,30 @@ export class SegmentFiles {
 export async function readHeader(
   path: string,
 ): Promise<{ header: SegmentHeader; link: string } | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  let handle: FileHandle;
   try {
     handle = await open(path, 'r');
   } catch {
     return undefined;
   }
   try {
-    const buf = Buffer.alloc(1024);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    const end = buf.subarray(0, bytesRead).indexOf(10);
-    if (end === -1 || !isHeaderLine(buf, 0)) return undefined;
-    const seal = parseSeal(buf, 0, end);
-    const header = seal && parseHeader(buf, 0, seal);
-    return seal && header ? { header, link: linkOf(seal.hash, seal.mac) } : undefined;
+    return await headerOf(handle);
   } finally {
     await handle.close();
   }
+}
+
+/** The header at the start of an open segment (read with its own offset, so the handle is shared safely). */
+export async function headerOf(
+  handle: FileHandle,
+): Promise<{ header: SegmentHeader; link: string } | undefined> {
+  const buf = Buffer.alloc(1024);
+  const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+  const end = buf.subarray(0, bytesRead).indexOf(10);
+  if (end === -1 || !isHeaderLine(buf, 0)) return undefined;
+  const seal = parseSeal(buf, 0, end);
+  const header = seal && parseHeader(buf, 0, seal);
+  return seal && header ? { header, link: linkOf(seal.hash, seal.mac) } : undefined;
 }
 
 export interface SegmentTail {

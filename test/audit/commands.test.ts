@@ -2,11 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import type { AuditEntry } from '../../protocol/audit.ts';
 import { MacKey } from '../../protocol/audit-chain.ts';
 import { verifyTrail } from '../../protocol/audit-verify.ts';
 import { HiveError } from '../../protocol/errors.ts';
-import { asTrailFiles, trailFiles } from '../helpers/audit.ts';
+import { asTrailFiles, trailEntries, trailFiles } from '../helpers/audit.ts';
 import {
   echoBot,
   fixtureBot,
@@ -19,14 +18,6 @@ import { RawClient } from '../helpers/raw-socket.ts';
 
 const SECRET = 'open-sesame-1234';
 const PASSWORD = 'hunter2-hunter2';
-
-/** Every entry in the trail files, oldest first. */
-function entriesIn(logsDir: string): AuditEntry[] {
-  return trailFiles(logsDir)
-    .flatMap((f) => f.data.toString('utf8').split('\n').filter(Boolean))
-    .map((line) => JSON.parse(line) as AuditEntry)
-    .filter((e) => e.seq !== undefined);
-}
 
 test('every control command is in the trail with who sent it, mutating ones before and after; secrets never in clear', async (t) => {
   const dir = tempDir(t);
@@ -119,7 +110,7 @@ test('every control command is in the trail with who sent it, mutating ones befo
   await daemon.exited;
 
   const logs = join(daemon.stateDir, 'logs');
-  const entries = entriesIn(logs);
+  const entries = trailEntries(logs);
   const me = {
     actor: userInfo().username,
     uid: process.getuid?.(),

@@ -8,40 +8,24 @@ import type { Clock } from '../../daemon/core/clock.ts';
 import { systemClock } from '../../daemon/core/clock.ts';
 import { type AppendFs, realAppendFs } from '../../daemon/core/group-commit.ts';
 import { verifyTrail } from '../../protocol/audit-verify.ts';
-import { HiveError } from '../../protocol/errors.ts';
 import {
   asTrailFiles,
   memoryLogger,
   openTrail,
   restOf,
   TEST_KEY,
+  trailEntries,
   trailFiles,
   trailOptions,
 } from '../helpers/audit.ts';
 import { tempDir, waitFor } from '../helpers/daemon.ts';
+import { rejection } from '../helpers/errors.ts';
 
 function verifyDir(dir: string, trail?: AuditTrail) {
   return verifyTrail(asTrailFiles(trailFiles(dir)), {
     key: TEST_KEY,
     ...(trail ? { checkpoint: { seq: trail.head.seq, hash: trail.head.hash } } : {}),
   });
-}
-
-function entries(dir: string): { seq: number; action: string; target?: string; at?: string }[] {
-  return trailFiles(dir)
-    .flatMap((f) => f.data.toString('utf8').split('\n').filter(Boolean))
-    .map((line) => JSON.parse(line) as { seq: number; action: string; target?: string })
-    .filter((e) => e.seq !== undefined);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HiveError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof HiveError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A write path that can be made to fail (EIO) or to hang until released. */
@@ -163,10 +147,10 @@ test('an I/O error fails the write at once, later entries wait, and all of them 
   faults.set('ok');
   await waitFor(() => audit.writable, { timeoutMs: 5000, what: 'the sink to recover' });
   await trail.flushed();
-  await waitFor(() => entries(dir).some((e) => e.action === 'audit.sink_recovered'), {
+  await waitFor(() => trailEntries(dir).some((e) => e.action === 'audit.sink_recovered'), {
     what: 'the recovery entry',
   });
-  const actions = entries(dir).map((e) => `${e.action}${e.target ? ` ${e.target}` : ''}`);
+  const actions = trailEntries(dir).map((e) => `${e.action}${e.target ? ` ${e.target}` : ''}`);
   t.deepEqual(actions, [
     'bot.ready t1',
     'bot.ready t2',
@@ -194,7 +178,7 @@ test('a write that hangs counts as failed within its deadline, and what it wrote
   faults.release();
   await waitFor(() => trail.health.state === 'ok', { timeoutMs: 5000, what: 'recovery' });
   await trail.flushed();
-  const targets = entries(dir).map((e) => e.target);
+  const targets = trailEntries(dir).map((e) => e.target);
   t.deepEqual(targets, ['t1', 't2']);
   t.true((await verifyDir(dir, trail)).ok);
 });
@@ -216,7 +200,7 @@ test('a full backlog drops entries and counts them by action', async (t) => {
   t.is(trail.head.lost, 7);
   faults.set('ok');
   t.deepEqual(await recovered, { 'bot.crash': 7 });
-  t.is(entries(dir).length, 5);
+  t.is(trailEntries(dir).length, 5);
 });
 
 test('a trail that cannot be opened starts broken and recovers once its folder is usable', async (t) => {
@@ -233,7 +217,7 @@ test('a trail that cannot be opened starts broken and recovers once its folder i
   await waitFor(() => trail.health.state === 'ok', { timeoutMs: 5000, what: 'recovery' });
   await trail.flushed();
   t.deepEqual(
-    entries(dir).map((e) => e.target),
+    trailEntries(dir).map((e) => e.target),
     ['t1'],
   );
   t.true((await verifyDir(dir, trail)).ok);

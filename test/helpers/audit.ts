@@ -10,7 +10,7 @@ import {
 } from '../../daemon/audit/trail.ts';
 import { systemClock } from '../../daemon/core/clock.ts';
 import type { Logger } from '../../daemon/logs/log-hub.ts';
-import { AUDIT_FILES, sealedSegmentNumber } from '../../protocol/audit.ts';
+import { AUDIT_FILES, type AuditEntry, sealedSegmentNumber } from '../../protocol/audit.ts';
 import { MacKey } from '../../protocol/audit-chain.ts';
 import type { TrailFile } from '../../protocol/audit-verify.ts';
 
@@ -94,4 +94,12 @@ export function asTrailFiles(
   files: { name: string; segment: number | undefined; data: Buffer }[],
 ): TrailFile[] {
   return files.map((f) => ({ name: f.name, segment: f.segment, read: async () => f.data }));
+}
+
+/** Every entry in the trail files of `dir`, oldest first (segment headers left out). */
+export function trailEntries(dir: string): AuditEntry[] {
+  return trailFiles(dir)
+    .flatMap((f) => f.data.toString('utf8').split('\n').filter(Boolean))
+    .map((line) => JSON.parse(line) as AuditEntry)
+    .filter((e) => e.seq !== undefined);
 }
