@@ -83,7 +83,7 @@ function renderVerify(report: VerifyReport & { durationMs?: number }, what: stri
 
 async function verifyFile(ctx: CliContext, values: Values, file: string): Promise<number> {
   const [{ verifyExport }, { MacKey }] = await Promise.all([
-    import('../../protocol/audit-verify.ts'),
+    import('../../protocol/audit-export.ts'),
     import('../../protocol/audit-chain.ts'),
   ]);
   const keyFile = stringOption(values, 'key-file');

@@ -7,7 +7,7 @@ import {
   sealDocument,
   TIME_LENGTH,
 } from '../../protocol/audit-chain.ts';
-import type { ExportHeader, ExportTrailer } from '../../protocol/audit-verify.ts';
+import type { ExportHeader, ExportTrailer } from '../../protocol/audit-export.ts';
 import { HiveError } from '../../protocol/errors.ts';
 import { readSegmentHeader, regionsForward } from './reader.ts';
 import type { SegmentRef, TrailSnapshot } from './trail.ts';

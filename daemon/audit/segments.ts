@@ -2,6 +2,7 @@ import { type FileHandle, open, readdir, rename, truncate } from 'node:fs/promis
 import { join } from 'node:path';
 import { AUDIT_FILES, sealedSegmentName, sealedSegmentNumber } from '../../protocol/audit.ts';
 import {
+  GENESIS_HASH,
   headerBody,
   isHeaderLine,
   linkOf,
@@ -14,6 +15,14 @@ import {
   TIME_LENGTH,
 } from '../../protocol/audit-chain.ts';
 import { fsyncDirectory, readFileIfExists, writeFileAtomic } from '../core/atomic-file.ts';
+
+/** The next segment, and the last entry the chain continues from. */
+export interface ChainEnd {
+  segment: number;
+  seq: number;
+  link: string;
+  timeMs: number;
+}
 
 /** The files of one audit folder, by role. */
 export class SegmentFiles {
@@ -70,6 +79,25 @@ export class SegmentFiles {
     return { link, bytes: Buffer.byteLength(line) };
   }
 
+  /**
+   * Where the chain goes on when there is no live segment: after the newest
+   * rotated one, else after what retention removed (the anchor), else from
+   * the genesis.
+   */
+  async chainEnd(sealed: number[]): Promise<ChainEnd> {
+    const newest = sealed.at(-1);
+    const found = newest === undefined ? undefined : await readHeader(this.sealed(newest));
+    if (newest !== undefined && found) {
+      const tail = await readTail(this.sealed(newest), found);
+      return { segment: newest + 1, seq: tail.seq, link: tail.link, timeMs: tail.timeMs };
+    }
+    const anchor = await this.readDocument(this.anchor);
+    if (anchor && typeof anchor.seq === 'number' && typeof anchor.hash === 'string') {
+      return { segment: Number(anchor.segment), seq: anchor.seq, link: anchor.hash, timeMs: 0 };
+    }
+    return { segment: 1, seq: 0, link: GENESIS_HASH, timeMs: 0 };
+  }
+
   async readDocument(path: string): Promise<Record<string, unknown> | undefined> {
     const text = await readFileIfExists(path);
     if (text === undefined) return undefined;
@@ -88,10 +116,14 @@ export class SegmentFiles {
   }
 }
 
+/** A segment's header and its link (what the first entry's `prev` holds). */
+export interface HeaderRead {
+  header: SegmentHeader;
+  link: string;
+}
+
 /** A segment's first line, if it is a well-formed header. */
-export async function readHeader(
-  path: string,
-): Promise<{ header: SegmentHeader; link: string } | undefined> {
+export async function readHeader(path: string): Promise<HeaderRead | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(path, 'r');
@@ -106,9 +138,7 @@ export async function readHeader(
 }
 
 /** The header at the start of an open segment (read with its own offset, so the handle is shared safely). */
-export async function headerOf(
-  handle: FileHandle,
-): Promise<{ header: SegmentHeader; link: string } | undefined> {
+export async function headerOf(handle: FileHandle): Promise<HeaderRead | undefined> {
   const buf = Buffer.alloc(1024);
   const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
   const end = buf.subarray(0, bytesRead).indexOf(10);
@@ -137,10 +167,8 @@ const TAIL_WINDOW = 64 * 1024;
  * The end of a segment: its last entry (read backwards, a window at a
  * time), and how many bytes of an unfinished last line follow it.
  */
-export async function readTail(
-  path: string,
-  header: SegmentHeader & { link: string },
-): Promise<SegmentTail> {
+export async function readTail(path: string, start: HeaderRead): Promise<SegmentTail> {
+  const header = { ...start.header, link: start.link };
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();

@@ -1,4 +1,4 @@
-import { chmod, type FileHandle, open, unlink } from 'node:fs/promises';
+import { chmod, type FileHandle, open } from 'node:fs/promises';
 import { AUDIT_FILES, sealedSegmentName } from '../../protocol/audit.ts';
 import {
   checkDocument,
@@ -9,11 +9,12 @@ import {
   sealNode,
 } from '../../protocol/audit-chain.ts';
 import { HiveError } from '../../protocol/errors.ts';
-import { ensureDirectory, fsyncDirectory, isNodeError } from '../core/atomic-file.ts';
+import { ensureDirectory, isNodeError } from '../core/atomic-file.ts';
 import type { Clock } from '../core/clock.ts';
 import { TypedEmitter } from '../core/events.ts';
 import { type AppendFs, appendDurably, GroupCommit, realAppendFs } from '../core/group-commit.ts';
 import type { Logger } from '../logs/log-hub.ts';
+import { applyRetention } from './retention.ts';
 import { cutTo, readHeader, readTail, SegmentFiles } from './segments.ts';
 
 export interface TrailOptions {
@@ -217,7 +218,7 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
     const current = live ? await readHeader(files.live) : undefined;
     let cutBytes = 0;
     if (current) {
-      const tail = await readTail(files.live, { ...current.header, link: current.link });
+      const tail = await readTail(files.live, current);
       if (tail.tornBytes > 0) {
         await cutTo(files.live, tail.size);
         cutBytes = tail.tornBytes;
@@ -231,38 +232,14 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
       this.#liveBytes = tail.size;
     } else {
       // No live segment, or one whose header a crash left unfinished: start it again.
-      await this.#findChainEnd(sealed);
-      await this.#createLive(this.#segment);
+      const end = await files.chainEnd(sealed);
+      this.#lastSeq = end.seq;
+      this.#lastLink = end.link;
+      this.#lastTime = Math.max(this.#lastTime, end.timeMs);
+      await this.#createLive(end.segment);
     }
     this.#handle = await open(files.live, 'a', 0o600);
     return { segment: this.#segment, lastSeq: this.#lastSeq, cutBytes, gap: undefined };
-  }
-
-  /** Sets seq, hash and segment from the newest rotated segment, the anchor, or the genesis. */
-  async #findChainEnd(sealed: number[]): Promise<void> {
-    const newest = sealed.at(-1);
-    const header = newest === undefined ? undefined : await readHeader(this.#files.sealed(newest));
-    if (newest !== undefined && header) {
-      const tail = await readTail(this.#files.sealed(newest), {
-        ...header.header,
-        link: header.link,
-      });
-      this.#segment = newest + 1;
-      this.#lastSeq = tail.seq;
-      this.#lastLink = tail.link;
-      this.#lastTime = Math.max(this.#lastTime, tail.timeMs);
-      return;
-    }
-    const anchor = await this.#files.readDocument(this.#files.anchor);
-    if (anchor && typeof anchor.seq === 'number' && typeof anchor.hash === 'string') {
-      this.#segment = Number(anchor.segment);
-      this.#lastSeq = anchor.seq;
-      this.#lastLink = anchor.hash;
-      return;
-    }
-    this.#segment = 1;
-    this.#lastSeq = 0;
-    this.#lastLink = GENESIS_HASH;
   }
 
   async #createLive(segment: number): Promise<void> {
@@ -471,65 +448,14 @@ export class AuditTrail extends TypedEmitter<TrailEvents> {
     });
   }
 
-  /**
-   * Removes rotated segments beyond `keepSegments` or older than `maxAgeMs`.
-   * The anchor is written first: a crash between the steps leaves old
-   * segments the anchor no longer needs, never a trail that looks cut.
-   */
   async #applyRetention(): Promise<void> {
-    const doomed = await this.#doomedSegments();
-    const last = doomed.at(-1);
-    if (last === undefined) return;
-    const keptPath = last + 1 === this.#segment ? this.#files.live : this.#files.sealed(last + 1);
-    const kept = await readHeader(keptPath);
-    if (!kept) throw new Error(`segment ${last + 1} has no readable header; retention skipped`);
-    const anchor = sealDocument(
-      {
-        segment: last + 1,
-        seq: kept.header.firstSeq - 1,
-        hash: kept.header.prev,
-        at: new Date(this.#now()).toISOString(),
-        removedSegments: [doomed[0], last],
-      },
-      this.#options.key,
-    );
-    await this.#files.writeDocument(this.#files.anchor, anchor);
-    this.#onStep('retention:anchored');
-    for (const segment of doomed) {
-      await unlink(this.#files.sealed(segment)).catch((error: unknown) => {
-        if (!isNodeError(error) || error.code !== 'ENOENT') throw error;
-      });
-      this.#onStep('retention:removed');
-    }
-    await fsyncDirectory(this.#options.dir);
-    this.emit('retention', { segments: doomed, throughSeq: kept.header.firstSeq - 1 });
-  }
-
-  async #doomedSegments(): Promise<number[]> {
-    const { keepSegments, maxAgeMs } = this.#options;
-    if (keepSegments === 0 && maxAgeMs === 0) return [];
-    const { sealed } = await this.#files.list();
-    const doomed = new Set(
-      keepSegments > 0 ? sealed.slice(0, Math.max(0, sealed.length - keepSegments)) : [],
-    );
-    if (maxAgeMs > 0) {
-      // A segment ends when the next one starts: its header time.
-      const now = this.#clock.now();
-      for (const segment of sealed) {
-        const next =
-          segment + 1 === this.#segment ? this.#files.live : this.#files.sealed(segment + 1);
-        const header = await readHeader(next);
-        if (!header || now - Date.parse(header.header.created) < maxAgeMs) break;
-        doomed.add(segment);
-      }
-    }
-    // Only a contiguous run from the oldest: a hole would look like a deleted segment.
-    const out: number[] = [];
-    for (const segment of sealed) {
-      if (!doomed.has(segment)) break;
-      out.push(segment);
-    }
-    return out;
+    const removed = await applyRetention(this.#files, this.#options, {
+      live: this.#segment,
+      now: this.#now(),
+      key: this.#options.key,
+      onStep: this.#onStep,
+    });
+    if (removed) this.emit('retention', removed);
   }
 
   // -------------------------------------------------------------------------
