@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { HiveError } from '../../protocol/errors.ts';
-import { Journal, type JournalEntry, type JournalFs, type ReplayReport } from './journal.ts';
+import {
+  encodeLine,
+  Journal,
+  type JournalEntry,
+  type JournalFs,
+  type ReplayReport,
+  segmentFileName,
+} from './journal.ts';
 import { DurableJsonFile } from './json-document.ts';
 
 /**
@@ -35,6 +42,59 @@ export interface EventStoreOptions {
 export interface OpenReport extends ReplayReport {
   snapshotSeq: number;
   snapshotFound: boolean;
+  /** The segment the snapshot points at (1 without a snapshot). */
+  snapshotSegment: number;
+}
+
+/** A file to put in the store's folder, by name. */
+export interface StoreFile {
+  name: string;
+  data: string;
+}
+
+/**
+ * Files that make a store hold `baseJson` (a reducer snapshot, as JSON) at
+ * `baseSeq` followed by `entries`: a snapshot pointing at a fresh segment
+ * `segment`, and that segment holding the entries. Installed in place of the
+ * store's files, they are what the next `open` (or `adopt`) loads.
+ */
+export function replacementFiles(
+  name: string,
+  options: { baseJson: string; baseSeq: number; entries: JournalEntry<unknown>[]; segment: number },
+): StoreFile[] {
+  const header = JSON.stringify({
+    format: 1,
+    name,
+    seq: options.baseSeq,
+    segment: options.segment,
+    savedAt: new Date().toISOString(),
+  });
+  // Spliced, not re-serialized: the base is already JSON, often tens of MB.
+  const snapshot = `${header.slice(0, -1)},"state":${options.baseJson}}`;
+  let journal = '';
+  for (const entry of options.entries) journal += encodeLine(entry.seq, entry.record);
+  return [
+    { name: `${name}.json`, data: snapshot },
+    { name: segmentFileName(name, options.segment), data: journal },
+  ];
+}
+
+export type SnapshotRead =
+  | { status: 'ok'; seq: number; segment: number; state: unknown }
+  | { status: 'missing' }
+  | { status: 'corrupt'; reason: string };
+
+/** Reads a store's snapshot file without opening the store (for inspection and repair). */
+export async function readSnapshot(dir: string, name: string): Promise<SnapshotRead> {
+  let snapshot: SnapshotFile | null;
+  try {
+    snapshot = await new DurableJsonFile<SnapshotFile>(join(dir, `${name}.json`)).read();
+  } catch (error) {
+    return { status: 'corrupt', reason: error instanceof Error ? error.message : String(error) };
+  }
+  if (snapshot === null) return { status: 'missing' };
+  if (!isSnapshot(snapshot)) return { status: 'corrupt', reason: 'not a snapshot (wrong shape)' };
+  return { status: 'ok', seq: snapshot.seq, segment: snapshot.segment, state: snapshot.state };
 }
 
 /**
@@ -53,6 +113,7 @@ export class EventStore<S, R> {
   #appliedSeq = 0;
   #compacting: Promise<void> | undefined;
   #closed = false;
+  #suspended = false;
   #onApplied: ((record: R, seq: number) => void) | undefined;
 
   constructor(dir: string, name: string, reducer: Reducer<S, R>, options: EventStoreOptions) {
@@ -93,7 +154,12 @@ export class EventStore<S, R> {
     // Segments older than the snapshot's are leftovers of an interrupted compaction.
     await this.#journal.dropSegmentsBefore(segment);
     const report = await this.#journal.open(segment, seq);
-    return { ...report, snapshotSeq: seq, snapshotFound: snapshot !== null };
+    return {
+      ...report,
+      snapshotSeq: seq,
+      snapshotFound: snapshot !== null,
+      snapshotSegment: segment,
+    };
   }
 
   /** Appends a record; it is applied to `state` once durable, then this resolves with its seq. */
@@ -114,8 +180,9 @@ export class EventStore<S, R> {
 
   /** Writes a snapshot of the current state and drops the journal it covers. */
   compact(): Promise<void> {
-    // A compaction scheduled by the last commits must not reopen a closed journal.
-    if (this.#closed) return Promise.resolve();
+    // A compaction scheduled by the last commits must not reopen a closed journal,
+    // nor write over files a restore is replacing.
+    if (this.#closed || this.#suspended) return Promise.resolve();
     this.#compacting ??= this.#compactNow().finally(() => {
       this.#compacting = undefined;
     });
@@ -139,6 +206,47 @@ export class EventStore<S, R> {
 
   async flushed(): Promise<void> {
     await this.#journal.flushed();
+  }
+
+  /**
+   * Stops appends (they fail with HIVE_STORE_SUSPENDED) and compaction, and
+   * resolves once the files are quiet: everything accepted before is durable
+   * and applied. Returns what a replacement builds on: the last seq and the
+   * next free segment.
+   */
+  async suspend(reason: string): Promise<{ seq: number; nextSegment: number }> {
+    this.#suspended = true;
+    await this.#compacting;
+    await this.#journal.suspend(reason);
+    const segments = await this.#journal.listSegments();
+    const newest = Math.max(this.#journal.segment, ...segments);
+    return { seq: this.#appliedSeq, nextSegment: newest + 1 };
+  }
+
+  /**
+   * After `replacementFiles` were installed: takes `base` (the parsed base
+   * snapshot state) plus `entries` as the state, appends to `segment` from
+   * here on, and drops the segments the replacement superseded.
+   */
+  async adopt(base: unknown, entries: JournalEntry<R>[], segment: number): Promise<void> {
+    const state = this.#reducer.fromSnapshot(base);
+    const seqBefore = this.#appliedSeq;
+    this.#state = state;
+    let lastSeq = seqBefore;
+    for (const entry of entries) {
+      this.#reducer.apply(state, entry.record, entry.seq);
+      lastSeq = Math.max(lastSeq, entry.seq);
+    }
+    this.#appliedSeq = lastSeq;
+    await this.#journal.resume({ segment, lastSeq });
+    this.#suspended = false;
+    await this.#journal.dropSegmentsBefore(segment);
+  }
+
+  /** Ends a suspension without a replacement (a restore that failed before its commit). */
+  async resume(): Promise<void> {
+    await this.#journal.resume();
+    this.#suspended = false;
   }
 
   get lastSeq(): number {
