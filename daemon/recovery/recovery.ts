@@ -487,7 +487,10 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
     const now = this.#deps.clock.now();
     const newest = this.list({ kind: 'full' }).at(-1);
     const from = Math.max(newest?.createdAtMs ?? now, this.#schedule.lastRunAt ?? 0);
-    const nextAt = Math.max(now + 1000, from + this.#config.intervalMs);
+    const nextAt = Math.max(
+      now + Math.min(1000, this.#config.intervalMs),
+      from + this.#config.intervalMs,
+    );
     this.#schedule.nextAt = nextAt;
     this.#timer = setTimeout(() => void this.#scheduled(), nextAt - now);
     this.#timer.unref();

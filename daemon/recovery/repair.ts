@@ -271,6 +271,7 @@ export class StartupRecovery {
     if (!data) throw new Error(`backup ${backup.entry.id} has no queue`);
     const preservedIn = await this.#preserve(await this.#queueFiles());
     const journal = await readJournal<unknown>(this.#dbDir, 'queue');
+    const snapshotGone = (await readSnapshot(this.#dbDir, 'queue')).status !== 'ok';
     const baseSeq = backup.entry.revision.queueSeq;
     const entries = journal.entries.filter((e) => e.seq > baseSeq);
     const segment = Math.max(0, ...journal.segments) + 1;
@@ -281,11 +282,10 @@ export class StartupRecovery {
       segment,
     });
     await this.#installer.install(`repair of the queue from ${backup.entry.id}`, files);
-    const snapshotGone = (await readSnapshot(this.#dbDir, 'queue')).status !== 'ok';
     const lost =
       lostRecords(baseSeq, entries) ??
       (snapshotGone && entries.length === 0
-        ? `unknown: whatever only the damaged db/queue.json held after seq ${baseSeq}`
+        ? `unknown: changes after seq ${baseSeq} that only db/queue.json held (it is unreadable or gone)`
         : undefined);
     this.#repaired(
       'db/queue.json',
