@@ -9,10 +9,11 @@ import {
   isNodeError,
   readFileIfExists,
   writeFileAtomic,
+  writeNewFile,
 } from '../core/atomic-file.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../logs/log-hub.ts';
-import { type CapturedState, sha256 } from './capture.ts';
+import { type CapturedState, sha256Async } from './capture.ts';
 import {
   type BackupKind,
   type BackupSource,
@@ -185,6 +186,16 @@ export class BackupCatalog {
     const createdAtMs = this.#clock.now();
     const id = backupId(createdAtMs, backup.restorePoint ? 'rp' : backup.kind);
     const partial = join(this.dir, `${PARTIAL}${id}`);
+    // Hashed off the main thread while the files are written: a 50 MB backup
+    // would otherwise block the event loop for ~100 ms more.
+    ensureDirectory(partial);
+    const written = captured.files.map(async (f) => {
+      const [sha] = await Promise.all([
+        sha256Async(f.data),
+        writeNewFile(join(partial, f.name), f.data),
+      ]);
+      return sha;
+    });
     const manifest: Manifest = {
       format: 1,
       id,
@@ -197,18 +208,18 @@ export class BackupCatalog {
       revision: captured.revision,
       counts: captured.counts,
       sizeBytes: captured.files.reduce((n, f) => n + f.data.length, 0),
-      files: captured.files.map((f) => ({
-        name: f.name,
-        part: f.part,
-        bytes: f.data.length,
-        sha256: sha256(f.data),
-      })),
+      files: [],
       hived: { version: this.#version, pid: process.pid, host: hostname() },
     };
     try {
-      ensureDirectory(partial);
-      await Promise.all(captured.files.map((f) => writeDurable(join(partial, f.name), f.data)));
-      await writeDurable(join(partial, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+      const hashes = await Promise.all(written);
+      manifest.files = captured.files.map((f, i) => ({
+        name: f.name,
+        part: f.part,
+        bytes: f.data.length,
+        sha256: hashes[i] as string,
+      }));
+      await writeNewFile(join(partial, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
       await fsyncDirectory(partial);
       await this.#pause('backup:files-written');
       await rename(partial, join(this.dir, id));
@@ -244,13 +255,13 @@ export class BackupCatalog {
       const path = join(this.dir, entry.id, file.name);
       let data: Buffer;
       try {
-        data = await readFile(path);
+        data = await readWhole(path);
       } catch (error) {
         loaded.problems.push({ file: file.name, problem: `cannot be read: ${codeOf(error)}` });
         continue;
       }
       loaded.bytes += data.length;
-      const actual = sha256(data);
+      const actual = await sha256Async(data);
       if (data.length !== file.bytes || actual !== file.sha256) {
         loaded.problems.push({
           file: file.name,
@@ -322,12 +333,19 @@ export class BackupCatalog {
   }
 }
 
-/** Writes a new file and fdatasyncs it (the folder is synced by the caller). */
-export async function writeDurable(path: string, data: string | Buffer): Promise<void> {
-  const handle = await open(path, 'wx', 0o600);
+/** A whole file in one read call (fs.readFile reads 512 KB at a time: slower for 50 MB). */
+async function readWhole(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
   try {
-    await handle.writeFile(data);
-    await handle.datasync();
+    const { size } = await handle.stat();
+    const data = Buffer.allocUnsafe(size);
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await handle.read(data, at, size - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return at === size ? data : data.subarray(0, at);
   } finally {
     await handle.close();
   }

@@ -8,9 +8,9 @@ import {
   isNodeError,
   readFileIfExists,
   writeFileAtomic,
+  writeNewFile,
 } from '../core/atomic-file.ts';
 import type { StoreFile } from '../store/event-store.ts';
-import { writeDurable } from './catalog.ts';
 import type { PausePoint } from './pause-points.ts';
 
 const INTENT = 'install.intent.json';
@@ -83,7 +83,7 @@ export class StateInstaller {
     const staging = this.#staging(id);
     ensureDirectory(staging);
     try {
-      for (const file of files) await writeDurable(join(staging, file.name), file.data);
+      await Promise.all(files.map((file) => writeNewFile(join(staging, file.name), file.data)));
       await fsyncDirectory(staging);
     } catch (error) {
       await rm(staging, { recursive: true, force: true }).catch(() => {});

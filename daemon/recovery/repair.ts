@@ -276,7 +276,7 @@ export class StartupRecovery {
     const entries = journal.entries.filter((e) => e.seq > baseSeq);
     const segment = Math.max(0, ...journal.segments) + 1;
     const files = replacementFiles('queue', {
-      baseJson: data.toString('utf8'),
+      base: data,
       baseSeq,
       entries,
       segment,

@@ -23,7 +23,8 @@ export interface LiveParts {
 /** A backup's files parsed, checksums already checked. */
 export interface ParsedBackup {
   loaded: LoadedBackup;
-  queue?: { json: string; state: unknown; loaded: QueueState; entries: number };
+  /** `data`: the file's bytes (installed as they are); `loaded`: its tasks, indexed; `entries`: tasks in the file. */
+  queue?: { data: Buffer; loaded: QueueState; entries: number };
   registry?: RegistryDoc;
   assignments?: AssignmentsDoc;
 }
@@ -45,13 +46,10 @@ export function parseBackup(loaded: LoadedBackup): ParsedBackup {
   const queue = read('queue') as { tasks?: unknown } | undefined;
   const queueData = loaded.files.get('queue');
   if (queue !== undefined && queueData) {
-    const entries = Array.isArray(queue?.tasks) ? queue.tasks.length : 0;
-    // `loaded` indexes the same task objects; a restore hands them to the live queue.
     parsed.queue = {
-      json: queueData.toString('utf8'),
-      state: queue,
+      data: queueData,
       loaded: taskReducer.fromSnapshot(queue),
-      entries,
+      entries: Array.isArray(queue?.tasks) ? queue.tasks.length : 0,
     };
   }
   const registry = read('registry');
@@ -229,7 +227,7 @@ export class LiveRestore {
         outcome.queue = reconciled.report;
         outcome.parts.push('queue');
         files.push(
-          ...queue.replacement(parsed.queue.json, suspended.seq, entries, suspended.nextSegment),
+          ...queue.replacement(parsed.queue.data, suspended.seq, entries, suspended.nextSegment),
         );
       }
       const restoredRegistry = parsed.registry && {
@@ -244,7 +242,8 @@ export class LiveRestore {
         committed = true;
       });
       if (parsed.queue && suspended) {
-        await queue.adopt(parsed.queue.state, entries, suspended.nextSegment);
+        // The parsed tasks become the live ones: no second copy of a large queue.
+        await queue.adopt(parsed.queue.loaded, entries, suspended.nextSegment);
       }
       if (restoredRegistry) registry.data = structuredClone(restoredRegistry);
     } catch (error) {

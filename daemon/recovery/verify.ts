@@ -1,7 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EMPTY_REGISTRY, type RegistryDoc } from '../bots/supervisor.ts';
-import { ensureDirectory } from '../core/atomic-file.ts';
+import { ensureDirectory, writeNewFile } from '../core/atomic-file.ts';
 import { EventStore, replacementFiles } from '../store/event-store.ts';
 import { JsonDocument } from '../store/json-document.ts';
 import { type QueueState, type TaskRecord, taskReducer } from '../tasks/task.ts';
@@ -26,14 +26,14 @@ export async function trialRestore(loaded: LoadedBackup, scratchDir: string): Pr
     // Scratch files need no fsync: they are read back at once and deleted.
     if (queue) {
       const files = replacementFiles('queue', {
-        baseJson: queue.toString('utf8'),
+        base: queue,
         baseSeq: entry.revision.queueSeq,
         entries: [],
         segment: 1,
       });
-      for (const file of files) await writeFile(join(dir, file.name), file.data);
+      for (const file of files) await writeNewFile(join(dir, file.name), file.data, false);
     }
-    if (registry) await writeFile(join(dir, 'registry.json'), registry);
+    if (registry) await writeNewFile(join(dir, 'registry.json'), registry, false);
     let taskEntries: number | undefined;
     const store = new EventStore<QueueState, TaskRecord>(
       dir,

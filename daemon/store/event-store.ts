@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { HiveError } from '../../protocol/errors.ts';
+import type { FileData } from '../core/atomic-file.ts';
 import {
   encodeLine,
   Journal,
@@ -49,18 +50,23 @@ export interface OpenReport extends ReplayReport {
 /** A file to put in the store's folder, by name. */
 export interface StoreFile {
   name: string;
-  data: string;
+  data: FileData;
 }
 
 /**
- * Files that make a store hold `baseJson` (a reducer snapshot, as JSON) at
+ * Files that make a store hold `base` (a reducer snapshot, as JSON) at
  * `baseSeq` followed by `entries`: a snapshot pointing at a fresh segment
  * `segment`, and that segment holding the entries. Installed in place of the
- * store's files, they are what the next `open` (or `adopt`) loads.
+ * store's files, they are what the next `open` loads.
  */
 export function replacementFiles(
   name: string,
-  options: { baseJson: string; baseSeq: number; entries: JournalEntry<unknown>[]; segment: number },
+  options: {
+    base: string | Uint8Array;
+    baseSeq: number;
+    entries: JournalEntry<unknown>[];
+    segment: number;
+  },
 ): StoreFile[] {
   const header = JSON.stringify({
     format: 1,
@@ -70,7 +76,7 @@ export function replacementFiles(
     savedAt: new Date().toISOString(),
   });
   // Spliced, not re-serialized: the base is already JSON, often tens of MB.
-  const snapshot = `${header.slice(0, -1)},"state":${options.baseJson}}`;
+  const snapshot = [`${header.slice(0, -1)},"state":`, options.base, '}'];
   let journal = '';
   for (const entry of options.entries) journal += encodeLine(entry.seq, entry.record);
   return [
@@ -224,12 +230,11 @@ export class EventStore<S, R> {
   }
 
   /**
-   * After `replacementFiles` were installed: takes `base` (the parsed base
-   * snapshot state) plus `entries` as the state, appends to `segment` from
+   * After `replacementFiles` were installed: takes `state` (the base,
+   * already built by the reducer) plus `entries` as the state, appends to `segment` from
    * here on, and drops the segments the replacement superseded.
    */
-  async adopt(base: unknown, entries: JournalEntry<R>[], segment: number): Promise<void> {
-    const state = this.#reducer.fromSnapshot(base);
+  async adopt(state: S, entries: JournalEntry<R>[], segment: number): Promise<void> {
     const seqBefore = this.#appliedSeq;
     this.#state = state;
     let lastSeq = seqBefore;

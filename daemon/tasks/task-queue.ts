@@ -320,22 +320,26 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> {
     return this.#store.suspend(reason);
   }
 
-  /** Files that make the queue `baseJson` at `baseSeq` followed by `entries` (see replacementFiles). */
+  /** Files that make the queue `base` (snapshot JSON) at `baseSeq` followed by `entries` (see replacementFiles). */
   replacement(
-    baseJson: string,
+    base: string | Uint8Array,
     baseSeq: number,
     entries: JournalEntry<TaskRecord>[],
     segment: number,
   ): StoreFile[] {
-    return replacementFiles('queue', { baseJson, baseSeq, entries, segment });
+    return replacementFiles('queue', { base, baseSeq, entries, segment });
   }
 
   /**
-   * Switches to installed replacement files: `base` plus `entries` becomes
-   * the state. Waiters of tasks that are now final are answered; waiters of
+   * Switches to installed replacement files: `base` (the replacement's base,
+   * built with taskReducer.fromSnapshot) plus `entries` becomes the state. Waiters of tasks that are now final are answered; waiters of
    * tasks that no longer exist get HIVE_TASK_NOT_FOUND.
    */
-  async adopt(base: unknown, entries: JournalEntry<TaskRecord>[], segment: number): Promise<void> {
+  async adopt(
+    base: QueueState,
+    entries: JournalEntry<TaskRecord>[],
+    segment: number,
+  ): Promise<void> {
     this.#replaying = true;
     try {
       await this.#store.adopt(base, entries, segment);
