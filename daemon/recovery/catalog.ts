@@ -333,6 +333,19 @@ export class BackupCatalog {
   }
 }
 
+export function describeProblems(loaded: LoadedBackup): string {
+  return loaded.problems.map((p) => `${p.file}: ${p.problem}`).join('; ') || 'not valid JSON';
+}
+
+/** The error that refuses a backup whose files are missing or do not match; it names them. */
+export function corrupt(loaded: LoadedBackup): HiveError {
+  return new HiveError(
+    'HIVE_BACKUP_CORRUPT',
+    `backup ${loaded.entry.id} is damaged: ${describeProblems(loaded)}`,
+    { files: loaded.problems },
+  );
+}
+
 /** A whole file in one read call (fs.readFile reads 512 KB at a time: slower for 50 MB). */
 async function readWhole(path: string): Promise<Buffer> {
   const handle = await open(path, 'r');

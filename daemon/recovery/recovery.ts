@@ -19,17 +19,20 @@ import {
   PARTS_OF,
   sameRevision,
 } from './manifest.ts';
-import { corrupt, type StartupRecovery } from './repair.ts';
+import { planPrune } from './prune.ts';
+import type { StartupRecovery } from './repair.ts';
 import {
+  describeOutcome,
   type LiveParts,
   LiveRestore,
-  parseBackup,
-  problemsOf,
+  loadForRestore,
+  parseForRestore,
   RestoreCommittedError,
   type RestoreOutcome,
-  reconcileQueue,
+  restorePlan,
 } from './restore.ts';
-import { planRetention, type RetentionDecision } from './retention.ts';
+import type { RetentionDecision } from './retention.ts';
+import { BackupSchedule } from './schedule.ts';
 import type { StartReport } from './shutdown-marker.ts';
 import { trialRestore } from './verify.ts';
 
@@ -73,14 +76,6 @@ export interface VerifyResult {
   trialMs: number;
 }
 
-interface ScheduleState {
-  nextAt: number | null;
-  runs: number;
-  lastRunAt?: number;
-  lastOutcome?: string;
-  lastError?: string;
-}
-
 /**
  * The recovery part: backups (manual, scheduled, before restores and
  * promotes), restore points, verification, retention, restores, and the
@@ -92,10 +87,9 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
   readonly #mutex = new Mutex();
   readonly #restorer: LiveRestore | undefined;
   #config: BackupConfig;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #schedule: BackupSchedule;
   #restoring = false;
   #closed = false;
-  readonly #schedule: ScheduleState = { nextAt: null, runs: 0 };
   #lastRestore: { at: string; backupId: string; ok: boolean; detail: string } | undefined;
 
   constructor(options: { config: BackupConfig }, deps: RecoveryDeps) {
@@ -105,6 +99,18 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
     this.#restorer =
       deps.live &&
       new LiveRestore({ live: deps.live, installer: deps.installer, now: () => deps.clock.now() });
+    this.#schedule = new BackupSchedule({
+      clock: deps.clock,
+      run: () => this.#scheduled(),
+      timing: () =>
+        this.#closed || !deps.live
+          ? undefined
+          : {
+              intervalMs: this.#config.intervalMs,
+              lastBackupAt: this.list({ kind: 'full' }).at(-1)?.createdAtMs,
+            },
+      onError: (message) => deps.log.error(`scheduled backup failed: ${message}`),
+    });
   }
 
   get safeMode(): boolean {
@@ -113,20 +119,20 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
 
   /** Announces the repairs made at start and arms the backup schedule. */
   start(): void {
-    for (const repair of this.#deps.startup.repairs) this.emit('repair', repair);
-    this.#arm();
+    for (const repair of this.#deps.startup.repairs) this.#announce('repair', repair);
+    this.#schedule.arm();
   }
 
   /** Applies new settings (config reload): the schedule and retention follow at once. */
   setConfig(config: BackupConfig): void {
     this.#config = config;
-    this.#arm();
+    this.#schedule.arm();
   }
 
   /** Stops the schedule and waits for a running operation to finish. */
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#schedule.stop();
     await this.#mutex.idle();
   }
 
@@ -172,7 +178,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
       `backup ${entry.id} (${entry.kind}, ${entry.source}) written: ${entry.sizeBytes} bytes in ${durationMs} ms`,
       { backup: entry.id },
     );
-    this.emit('backup.created', {
+    this.#announce('backup.created', {
       at: this.#now(),
       ...(request.actor ? { actor: request.actor } : {}),
       backup: summarize(entry),
@@ -202,7 +208,11 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
   verify(ids: readonly string[], actor?: Actor, progress?: Progress): Promise<VerifyResult[]> {
     return this.#mutex.run('verify', async () => {
       const results: VerifyResult[] = [];
-      for (const id of ids) results.push(await this.#verifyOne(id, actor, progress));
+      for (const id of ids) {
+        // A stop must not wait for a long --all run: the rest is left for later.
+        if (this.#closed) break;
+        results.push(await this.#verifyOne(id, actor, progress));
+      }
       return results;
     });
   }
@@ -229,7 +239,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
       ok: result.ok,
       problems,
     });
-    this.emit('backup.verified', {
+    this.#announce('backup.verified', {
       at: this.#now(),
       ...(actor ? { actor } : {}),
       backupId: result.id,
@@ -245,7 +255,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
   /** What a restore of this backup would do, without doing it. */
   planRestore(id: string): Promise<Record<string, unknown>> {
     return this.#mutex.run('restore plan', async () => {
-      const loaded = await this.#loadGood(id);
+      const loaded = await loadForRestore(this.#deps.catalog, id);
       const entry = loaded.entry;
       const plan: Record<string, unknown> = { backup: summarize(entry), safeMode: this.safeMode };
       if (!this.#deps.live) {
@@ -254,21 +264,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
           'safe mode: the damaged parts are rebuilt from this backup plus every readable journal record after it; then hived loads the state and leaves safe mode';
         return plan;
       }
-      const parsed = this.#parseGood(loaded);
-      const live = this.#deps.live;
-      plan.parts = PARTS_OF[entry.kind].filter((p) => p !== 'assignments');
-      plan.safetyBackup = 'a full backup of the current state is taken first (source pre-restore)';
-      if (parsed.queue) {
-        plan.queue = {
-          ...reconcileQueue(parsed.queue.loaded, live.queue.tasks(), live.queue.lastSeq, 0, '')
-            .report,
-          liveRunningRequeued: live.queue.counts().running,
-        };
-      }
-      if (parsed.registry) {
-        plan.registry = { scaleNow: live.registry.data.scale, scaleAfter: parsed.registry.scale };
-      }
-      return plan;
+      return { ...plan, ...restorePlan(parseForRestore(loaded), this.#deps.live) };
     });
   }
 
@@ -276,12 +272,12 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
   restore(id: string, actor?: Actor, progress?: Progress): Promise<Record<string, unknown>> {
     return this.#mutex.run('restore', async () => {
       const started = performance.now();
-      const loaded = await this.#loadGood(id, progress);
+      const loaded = await loadForRestore(this.#deps.catalog, id, progress);
       const entry = loaded.entry;
       const restoreId = `r-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
       const base = { restoreId, backup: summarize(entry), ...(actor ? { actor } : {}) };
       if (!this.#deps.live) return this.#restoreInSafeMode(loaded, base, started);
-      const parsed = this.#parseGood(loaded);
+      const parsed = parseForRestore(loaded);
       progress?.('taking a full backup of the current state first');
       const safety = await this.#createNow({
         kind: 'full',
@@ -290,7 +286,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
         ...(actor ? { actor } : {}),
       });
       const announced = { ...base, safetyBackupId: safety.id };
-      this.emit('restore.started', { at: this.#now(), ...announced, mode: 'live' });
+      this.#announce('restore.started', { at: this.#now(), ...announced, mode: 'live' });
       this.#deps.log.warn(`restoring backup ${entry.id} (safety backup ${safety.id})`, base);
       progress?.(`restoring ${entry.id}`);
       this.#restoring = true;
@@ -305,7 +301,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
         this.#restoring = false;
       }
       const durationMs = Math.round(performance.now() - started);
-      this.emit('restore.finished', {
+      this.#announce('restore.finished', {
         at: this.#now(),
         ...announced,
         ok: true,
@@ -333,7 +329,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
     base: { restoreId: string; backup: ReturnType<typeof summarize>; actor?: Actor },
     started: number,
   ): Promise<Record<string, unknown>> {
-    this.emit('restore.started', { at: this.#now(), ...base, mode: 'safe-mode' });
+    this.#announce('restore.started', { at: this.#now(), ...base, mode: 'safe-mode' });
     try {
       await this.#deps.startup.repairFrom(loaded.entry.id);
     } catch (error) {
@@ -341,7 +337,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
       throw error;
     }
     const durationMs = Math.round(performance.now() - started);
-    this.emit('restore.finished', { at: this.#now(), ...base, ok: true, durationMs });
+    this.#announce('restore.finished', { at: this.#now(), ...base, ok: true, durationMs });
     this.#deps.log.warn(`safe mode: repaired from backup ${loaded.entry.id}; loading the state`);
     setImmediate(() => this.#deps.onSafeModeRestored?.());
     return { ...base, durationMs, leavingSafeMode: true };
@@ -356,7 +352,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
       error instanceof HiveError
         ? { code: error.code, message: error.message }
         : { code: 'HIVE_DAEMON_INTERNAL', message: String((error as Error)?.message ?? error) };
-    this.emit('restore.finished', {
+    this.#announce('restore.finished', {
       at: this.#now(),
       ...base,
       ok: false,
@@ -372,41 +368,6 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
     this.#deps.log.error(`restore of ${base.backup.id} failed: ${wire.message}`);
   }
 
-  /** Loads a backup and refuses it when a file is missing or does not match its checksum. */
-  async #loadGood(id: string, progress?: Progress): Promise<LoadedBackup> {
-    await this.#deps.catalog.ensureIndex();
-    const entry = this.#deps.catalog.get(id);
-    if (entry.kind === 'assignments') {
-      throw new HiveError(
-        'HIVE_BACKUP_NOT_RESTORABLE',
-        `backup ${entry.id} holds assignments only; they are derived from the queue's leases, which only the dispatcher grants to live bots: restore a queue or full backup`,
-      );
-    }
-    const loaded = await this.#deps.catalog.load(entry.id, progress);
-    if (loaded.problems.length > 0) {
-      await this.#deps.catalog.recordCheck(entry.id, {
-        at: this.#now(),
-        ok: false,
-        problems: loaded.problems.map((p) => `${p.file}: ${p.problem}`),
-      });
-      throw corrupt(loaded);
-    }
-    return loaded;
-  }
-
-  #parseGood(loaded: LoadedBackup): ReturnType<typeof parseBackup> {
-    const parsed = parseBackup(loaded);
-    const problems = problemsOf(parsed);
-    if (problems.length > 0) {
-      throw new HiveError(
-        'HIVE_BACKUP_INVALID',
-        `backup ${loaded.entry.id} breaks invariants: ${problems.join('; ')}`,
-        { problems },
-      );
-    }
-    return parsed;
-  }
-
   /** Applies retention; with dryRun, only says what would go. */
   prune(options: { dryRun: boolean; actor?: Actor }): Promise<{
     dryRun: boolean;
@@ -417,26 +378,17 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
   }
 
   async #pruneNow(options: { dryRun: boolean; actor?: Actor }) {
-    const entries = this.#deps.catalog.entries();
-    const good = await this.#goodness(entries);
-    const decisions = planRetention(
-      entries.map((e) => ({
-        id: e.id,
-        group: groupOf(e),
-        createdAtMs: e.createdAtMs,
-        good: good.get(e.id) ?? true,
-      })),
+    const { removed, kept } = await planPrune(
+      this.#deps.catalog,
       this.#config.retention,
-      this.#deps.clock.now(),
+      this.#deps.clock,
     );
-    const removed = decisions.filter((d) => !d.keep);
-    const kept = decisions.filter((d) => d.keep);
     if (!options.dryRun && removed.length > 0) {
       await this.#deps.catalog.remove(removed.map((d) => d.id));
       this.#deps.log.info(`pruned ${removed.length} backups`, {
         removed: removed.map((d) => d.id),
       });
-      this.emit('backup.pruned', {
+      this.#announce('backup.pruned', {
         at: this.#now(),
         ...(options.actor ? { actor: options.actor } : {}),
         removed: removed.map((d) => ({
@@ -451,76 +403,18 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
     return { dryRun: options.dryRun, removed, kept };
   }
 
-  /**
-   * Which backups are good, as far as pruning must know: the newest of
-   * each group is checked now (until one passes), so the one pruning
-   * protects really is good; older ones count as good unless a check
-   * found them bad.
-   */
-  async #goodness(entries: readonly IndexEntry[]): Promise<Map<string, boolean>> {
-    const good = new Map<string, boolean>();
-    const settled = new Set<string>();
-    for (const entry of entries.toReversed()) {
-      const group = groupOf(entry);
-      if (settled.has(group) || entry.check?.ok === false) {
-        good.set(entry.id, entry.check?.ok !== false);
-        continue;
+  /** The scheduled run: a full backup unless nothing changed, then retention. */
+  #scheduled(): Promise<string> {
+    return this.#mutex.run('scheduled backup', async () => {
+      const live = this.#requireLive('take a backup');
+      const newest = this.list({ kind: 'full' }).at(-1);
+      if (newest && sameRevision(newest.revision, currentRevision(sources(live)))) {
+        return `skipped: nothing changed since ${newest.id}`;
       }
-      const loaded = await this.#deps.catalog.load(entry.id);
-      const ok = loaded.problems.length === 0;
-      good.set(entry.id, ok);
-      if (ok) settled.add(group);
-      else
-        await this.#deps.catalog.recordCheck(entry.id, {
-          at: this.#now(),
-          ok,
-          problems: loaded.problems.map((p) => `${p.file}: ${p.problem}`),
-        });
-    }
-    return good;
-  }
-
-  #arm(): void {
-    clearTimeout(this.#timer);
-    this.#schedule.nextAt = null;
-    if (this.#closed || !this.#deps.live || this.#config.intervalMs === 0) return;
-    const now = this.#deps.clock.now();
-    const newest = this.list({ kind: 'full' }).at(-1);
-    const from = Math.max(newest?.createdAtMs ?? now, this.#schedule.lastRunAt ?? 0);
-    const nextAt = Math.max(
-      now + Math.min(1000, this.#config.intervalMs),
-      from + this.#config.intervalMs,
-    );
-    this.#schedule.nextAt = nextAt;
-    this.#timer = setTimeout(() => void this.#scheduled(), nextAt - now);
-    this.#timer.unref();
-  }
-
-  async #scheduled(): Promise<void> {
-    const live = this.#deps.live;
-    if (!live || this.#closed) return;
-    try {
-      await this.#mutex.run('scheduled backup', async () => {
-        this.#schedule.runs += 1;
-        this.#schedule.lastRunAt = this.#deps.clock.now();
-        const newest = this.list({ kind: 'full' }).at(-1);
-        if (newest && sameRevision(newest.revision, currentRevision(sources(live)))) {
-          this.#schedule.lastOutcome = `skipped: nothing changed since ${newest.id}`;
-          return;
-        }
-        const entry = await this.#createNow({ kind: 'full', source: 'schedule' });
-        this.#schedule.lastOutcome = `created ${entry.id}`;
-        await this.#pruneNow({ dryRun: true }).then((r) =>
-          r.removed.length > 0 ? this.#pruneNow({ dryRun: false }) : r,
-        );
-      });
-      this.#schedule.lastError = undefined;
-    } catch (error) {
-      this.#schedule.lastError = `${new Date(this.#deps.clock.now()).toISOString()}: ${(error as Error).message}`;
-      this.#deps.log.error(`scheduled backup failed: ${(error as Error).message}`);
-    } finally {
-      this.#arm();
-    }
+      const entry = await this.#createNow({ kind: 'full', source: 'schedule' });
+      const pruned = await this.#pruneNow({ dryRun: false });
+      return `created ${entry.id}${pruned.removed.length > 0 ? `; pruned ${pruned.removed.length}` : ''}`;
+    });
   }
 
   /** `hive recovery status`: last start, state files, repairs, backups, schedule, problems. */
@@ -535,8 +429,8 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
     const newestFull = entries.filter((e) => e.kind === 'full').at(-1);
     if (newestFull?.check?.ok === false)
       problems.push(`the newest full backup ${newestFull.id} failed verification`);
-    if (this.#schedule.lastError)
-      problems.push(`scheduled backup failed: ${this.#schedule.lastError}`);
+    const schedule = this.#schedule.view;
+    if (schedule.lastError) problems.push(`scheduled backup failed: ${schedule.lastError}`);
     if (catalog.unreadable.length > 0)
       problems.push(`backup folders without a readable manifest: ${catalog.unreadable.join(', ')}`);
     const bytes = entries.reduce((n, e) => n + e.sizeBytes, 0);
@@ -551,16 +445,17 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
       repairs: startup.repairs,
       backups: { dir: catalog.dir, count: entries.length, bytes, byGroup },
       lastBackup: newest ? summarize(newest) : null,
-      schedule: {
-        intervalMs: this.#config.intervalMs,
-        nextAt: this.#schedule.nextAt,
-        runs: this.#schedule.runs,
-        ...(this.#schedule.lastOutcome ? { lastOutcome: this.#schedule.lastOutcome } : {}),
-      },
+      schedule,
       operation: this.#mutex.current ?? null,
       ...(this.#lastRestore ? { lastRestore: this.#lastRestore } : {}),
       problems,
     };
+  }
+
+  /** Emits an event and writes it to disaster-recovery.jsonl, where the history lives. */
+  #announce<K extends keyof RecoveryEvents>(event: K, payload: RecoveryEvents[K]): void {
+    this.#deps.log.event(event, { ...payload });
+    this.emit(event, payload);
   }
 
   #requireLive(what: string): LiveParts {
@@ -578,21 +473,4 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
 
 function sources(live: LiveParts): StateSources {
   return { queue: live.queue, registry: live.registry };
-}
-
-function describeOutcome(outcome: RestoreOutcome): string {
-  const parts: string[] = [];
-  if (outcome.queue) {
-    const q = outcome.queue;
-    parts.push(
-      `queue: ${q.backupTasks} tasks from the backup, ${q.kept.count} newer tasks kept, ${q.rolledBack.count} rolled back, ${q.requeued} leases requeued, ${outcome.released} running tasks released`,
-    );
-  }
-  if (outcome.registry) {
-    const changed = outcome.registry.changed.map((c) => `${c.kind} ${c.from}->${c.to}`);
-    parts.push(
-      `registry: ${changed.length > 0 ? `pools ${changed.join(', ')}` : 'no pool changed'}`,
-    );
-  }
-  return parts.join('; ');
 }

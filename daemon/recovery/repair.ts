@@ -7,7 +7,7 @@ import type { Logger } from '../logs/log-hub.ts';
 import { type OpenReport, readSnapshot, replacementFiles } from '../store/event-store.ts';
 import { type JournalEntry, readJournal, segmentFileName } from '../store/journal.ts';
 import type { JsonDocument } from '../store/json-document.ts';
-import type { BackupCatalog, LoadedBackup } from './catalog.ts';
+import { type BackupCatalog, corrupt, describeProblems, type LoadedBackup } from './catalog.ts';
 import type { StateInstaller } from './installer.ts';
 import type { StatePart } from './manifest.ts';
 import type { StartReport } from './shutdown-marker.ts';
@@ -306,7 +306,7 @@ export class StartupRecovery {
     for (const entry of candidates) {
       const loaded = await this.#catalog.load(entry.id, undefined, [part]);
       if (loaded.problems.length === 0 && parses(loaded.files.get(part))) return loaded;
-      this.#log.warn(`backup ${entry.id} is not usable for repair: ${describe(loaded)}`);
+      this.#log.warn(`backup ${entry.id} is not usable for repair: ${describeProblems(loaded)}`);
     }
     return undefined;
   }
@@ -421,16 +421,4 @@ function parses(data: Buffer | undefined): boolean {
   } catch {
     return false;
   }
-}
-
-function describe(loaded: LoadedBackup): string {
-  return loaded.problems.map((p) => `${p.file}: ${p.problem}`).join('; ') || 'not valid JSON';
-}
-
-export function corrupt(loaded: LoadedBackup): HiveError {
-  return new HiveError(
-    'HIVE_BACKUP_CORRUPT',
-    `backup ${loaded.entry.id} is damaged: ${describe(loaded)}`,
-    { files: loaded.problems },
-  );
 }

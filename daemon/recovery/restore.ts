@@ -7,10 +7,10 @@ import type { Dispatcher } from '../tasks/dispatcher.ts';
 import { type QueueState, type Task, type TaskRecord, taskReducer } from '../tasks/task.ts';
 import type { TaskQueue } from '../tasks/task-queue.ts';
 import type { AssignmentsDoc } from './capture.ts';
-import type { LoadedBackup } from './catalog.ts';
+import { type BackupCatalog, corrupt, type LoadedBackup } from './catalog.ts';
 import type { StateInstaller } from './installer.ts';
 import { checkInvariants } from './invariants.ts';
-import type { StatePart } from './manifest.ts';
+import { PARTS_OF, type StatePart } from './manifest.ts';
 
 /** The running daemon's parts a restore replaces and reconciles. */
 export interface LiveParts {
@@ -263,4 +263,83 @@ export class LiveRestore {
     dispatcher.resume();
     return outcome;
   }
+}
+
+/** Loads a backup to restore; refuses it when a file is missing or does not match its checksum. */
+export async function loadForRestore(
+  catalog: BackupCatalog,
+  id: string,
+  progress?: (message: string) => void,
+): Promise<LoadedBackup> {
+  await catalog.ensureIndex();
+  const entry = catalog.get(id);
+  if (entry.kind === 'assignments') {
+    throw new HiveError(
+      'HIVE_BACKUP_NOT_RESTORABLE',
+      `backup ${entry.id} holds assignments only; they are derived from the queue's leases, which only the dispatcher grants to live bots: restore a queue or full backup`,
+    );
+  }
+  const loaded = await catalog.load(entry.id, progress);
+  if (loaded.problems.length > 0) {
+    await catalog.recordCheck(entry.id, {
+      at: new Date().toISOString(),
+      ok: false,
+      problems: loaded.problems.map((p) => `${p.file}: ${p.problem}`),
+    });
+    throw corrupt(loaded);
+  }
+  return loaded;
+}
+
+/** Parses a loaded backup; refuses it when its state breaks an invariant. */
+export function parseForRestore(loaded: LoadedBackup): ParsedBackup {
+  const parsed = parseBackup(loaded);
+  const problems = problemsOf(parsed);
+  if (problems.length > 0) {
+    throw new HiveError(
+      'HIVE_BACKUP_INVALID',
+      `backup ${loaded.entry.id} breaks invariants: ${problems.join('; ')}`,
+      { problems },
+    );
+  }
+  return parsed;
+}
+
+/** What a restore of `parsed` would do to the live state (for `hive backup restore` without --yes). */
+export function restorePlan(parsed: ParsedBackup, live: LiveParts): Record<string, unknown> {
+  const plan: Record<string, unknown> = {
+    parts: PARTS_OF[parsed.loaded.entry.kind].filter((p) => p !== 'assignments'),
+    safetyBackup: 'a full backup of the current state is taken first (source pre-restore)',
+  };
+  if (parsed.queue) {
+    const { report } = reconcileQueue(
+      parsed.queue.loaded,
+      live.queue.tasks(),
+      live.queue.lastSeq,
+      0,
+      '',
+    );
+    plan.queue = { ...report, liveRunningRequeued: live.queue.counts().running };
+  }
+  if (parsed.registry) {
+    plan.registry = { scaleNow: live.registry.data.scale, scaleAfter: parsed.registry.scale };
+  }
+  return plan;
+}
+
+export function describeOutcome(outcome: RestoreOutcome): string {
+  const parts: string[] = [];
+  if (outcome.queue) {
+    const q = outcome.queue;
+    parts.push(
+      `queue: ${q.backupTasks} tasks from the backup, ${q.kept.count} newer tasks kept, ${q.rolledBack.count} rolled back, ${q.requeued} leases requeued, ${outcome.released} running tasks released`,
+    );
+  }
+  if (outcome.registry) {
+    const changed = outcome.registry.changed.map((c) => `${c.kind} ${c.from}->${c.to}`);
+    parts.push(
+      `registry: ${changed.length > 0 ? `pools ${changed.join(', ')}` : 'no pool changed'}`,
+    );
+  }
+  return parts.join('; ');
 }
