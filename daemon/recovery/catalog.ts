@@ -71,6 +71,8 @@ export interface NewBackup {
 const INDEX = 'index.json';
 const MANIFEST = 'manifest.json';
 const PARTIAL = '.partial-';
+/** Backup folders are named by their id; anything else in the folder is not ours. */
+const BACKUP_FOLDER = /^[0-9]{8}T[0-9]{9}Z-[a-z]+-[0-9a-f]{6}$/;
 
 /**
  * The backups folder: one folder per backup (its files and a manifest with
@@ -107,7 +109,7 @@ export class BackupCatalog {
       if (name.startsWith(PARTIAL)) {
         await rm(join(this.dir, name), { recursive: true, force: true });
         report.partialRemoved.push(name.slice(PARTIAL.length));
-      } else if (!name.startsWith('.') && name !== INDEX) {
+      } else if (BACKUP_FOLDER.test(name)) {
         if ((await stat(join(this.dir, name))).isDirectory()) folders.push(name);
       }
     }
@@ -143,7 +145,7 @@ export class BackupCatalog {
    * to get out of safe mode). Cheap: one readdir and one stat.
    */
   async ensureIndex(): Promise<boolean> {
-    const names = (await readdir(this.dir)).filter((n) => !n.startsWith('.') && n !== INDEX);
+    const names = (await readdir(this.dir)).filter((n) => BACKUP_FOLDER.test(n));
     const known = new Set(this.#entries.map((e) => e.id));
     const moved =
       names.length !== known.size + this.#unreadable.length ||

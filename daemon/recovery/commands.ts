@@ -106,7 +106,7 @@ export function registerRecoveryCommands(router: CommandRouter, recovery: Recove
         .optional(),
     }),
     async handler(a, ctx) {
-      const name = a.name ?? `rp-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}`;
+      const name = a.name ?? `rp-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 18)}`;
       if (recovery.list({ restorePoints: true }).some((e) => e.restorePoint?.name === name)) {
         throw new HiveError('HIVE_IPC_BAD_ARGS', `a restore point named ${name} exists already`);
       }

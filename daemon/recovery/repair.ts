@@ -340,21 +340,16 @@ export class StartupRecovery {
 
   /** Copies damaged files to db/damaged/<time>/ before anything replaces them. */
   async #preserve(paths: string[]): Promise<string | undefined> {
+    if (paths.length === 0) return undefined;
     this.#preserved ??= join(
       this.#dbDir,
       'damaged',
       new Date(this.#clock.now()).toISOString().replace(/[:.]/g, '-'),
     );
     ensureDirectory(this.#preserved);
-    let copied = 0;
-    for (const path of paths) {
-      await copyFile(path, join(this.#preserved, basename(path))).then(
-        () => copied++,
-        () => {},
-      );
-    }
+    for (const path of paths) await copyFile(path, join(this.#preserved, basename(path)));
     await fsyncDirectory(this.#preserved);
-    return copied > 0 ? this.#rel(this.#preserved) : undefined;
+    return this.#rel(this.#preserved);
   }
 
   #enterSafeMode(problem: string, part: StatePart, why: string): void {
