@@ -60,6 +60,8 @@ export interface RestoreStartedEvent {
   backup: BackupSummary;
   /** The full backup of the state as it was just before. */
   safetyBackupId?: string;
+  /** True when the state had not changed since that backup, so no new one was written. */
+  safetyBackupReused?: boolean;
   /** `live`: into the running daemon; `safe-mode`: a repair that leaves safe mode. */
   mode: 'live' | 'safe-mode';
 }
@@ -72,6 +74,7 @@ export interface RestoreFinishedEvent {
   ok: boolean;
   durationMs: number;
   safetyBackupId?: string;
+  safetyBackupReused?: boolean;
   error?: { code: string; message: string };
   outcome?: RestoreOutcome;
 }

@@ -276,16 +276,35 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
       const entry = loaded.entry;
       const restoreId = `r-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
       const base = { restoreId, backup: summarize(entry), ...(actor ? { actor } : {}) };
-      if (!this.#deps.live) return this.#restoreInSafeMode(loaded, base, started);
-      const parsed = parseForRestore(loaded);
+      const live = this.#deps.live;
+      if (!live) return this.#restoreInSafeMode(loaded, base, started);
       progress?.('taking a full backup of the current state first');
-      const safety = await this.#createNow({
-        kind: 'full',
-        source: 'pre-restore',
-        tag: `before restore of ${entry.id}`,
-        ...(actor ? { actor } : {}),
-      });
-      const announced = { ...base, safetyBackupId: safety.id };
+      // The safety backup captures the state now (synchronously); its writes
+      // then overlap the parse of the backup. An unchanged state reuses the
+      // newest full backup instead of writing the same bytes again.
+      const newest = this.list({ kind: 'full' }).at(-1);
+      const reused =
+        newest &&
+        newest.check?.ok !== false &&
+        sameRevision(newest.revision, currentRevision(sources(live)))
+          ? newest
+          : undefined;
+      const safetyWritten =
+        reused ??
+        this.#createNow({
+          kind: 'full',
+          source: 'pre-restore',
+          tag: `before restore of ${entry.id}`,
+          ...(actor ? { actor } : {}),
+        });
+      let parsed: ReturnType<typeof parseForRestore>;
+      try {
+        parsed = parseForRestore(loaded);
+      } finally {
+        await safetyWritten;
+      }
+      const safety = await safetyWritten;
+      const announced = { ...base, safetyBackupId: safety.id, safetyBackupReused: !!reused };
       this.#announce('restore.started', { at: this.#now(), ...announced, mode: 'live' });
       this.#deps.log.warn(`restoring backup ${entry.id} (safety backup ${safety.id})`, base);
       progress?.(`restoring ${entry.id}`);
