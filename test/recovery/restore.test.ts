@@ -182,6 +182,11 @@ test('a restore point is created with a description, listed, shown and restored 
     'the cancel is undone: the point is restored as a unit',
   );
   t.is(states.get(first[1] as string), 'queued');
+  // Nothing changed since that restore's safety backup: a second restore reuses it.
+  const count = (await backups(daemon)).length;
+  const again = await hive(daemon.stateDir, ['backup', 'restore', rp.id, '--yes', '--json']);
+  t.true((again.json as { safetyBackupReused: boolean }).safetyBackupReused);
+  t.is((await backups(daemon)).length, count);
   const assignmentsOnly = (await daemon.call('backup.create', { kind: 'assignments' })) as {
     id: string;
   };
