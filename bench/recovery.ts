@@ -247,9 +247,10 @@ export async function benchRecovery(
       const loaded = await catalog.load(id);
       restoreSwapMs.push(
         await time(async () => {
+          const staged = swap.stage(loaded);
           const parsed = parseBackup(loaded);
           if (problemsOf(parsed).length > 0) throw new Error('invalid benchmark backup');
-          await swap.run(parsed, 'bench restore');
+          await swap.run(parsed, staged, 'bench restore');
         }),
       );
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -79,24 +79,36 @@ export class StateInstaller {
    * files are what the next start loads, even if this call fails later.
    */
   async install(label: string, files: StoreFile[], onCommitted?: () => void): Promise<void> {
-    const id = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    const staging = this.#staging(id);
-    ensureDirectory(staging);
+    const staging = this.begin();
     try {
-      await Promise.all(files.map((file) => writeNewFile(join(staging, file.name), file.data)));
-      await fsyncDirectory(staging);
+      await Promise.all(files.map((file) => staging.write(file)));
     } catch (error) {
-      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      await staging.discard();
       throw error;
     }
+    await staging.commit(label, onCommitted);
+  }
+
+  /**
+   * Starts an install whose files are staged over time: a restore writes
+   * the large snapshot before it suspends the queue, the small files after.
+   */
+  begin(): Staging {
+    const id = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    const dir = join(this.#dir, `${STAGING}${id}`);
+    ensureDirectory(dir);
+    return new Staging(dir, (label, files, onCommitted) =>
+      this.#commit(
+        { format: 1, id, label, startedAt: new Date().toISOString(), files },
+        onCommitted,
+      ),
+    );
+  }
+
+  async #commit(intent: Intent, onCommitted?: () => void): Promise<void> {
+    const staging = join(this.#dir, `${STAGING}${intent.id}`);
+    await fsyncDirectory(staging);
     await this.#pause('install:staged');
-    const intent: Intent = {
-      format: 1,
-      id,
-      label,
-      startedAt: new Date().toISOString(),
-      files: files.map((f) => f.name),
-    };
     await writeFileAtomic(join(this.#dir, INTENT), JSON.stringify(intent));
     onCommitted?.();
     await this.#pause('install:committed');
@@ -106,15 +118,11 @@ export class StateInstaller {
     await rm(staging, { recursive: true, force: true });
   }
 
-  #staging(id: string): string {
-    return join(this.#dir, `${STAGING}${id}`);
-  }
-
   /** Renames each staged file that is still staged; idempotent, so a roll-forward may repeat it. */
   async #moveIntoPlace(intent: Intent, afterFirst?: () => Promise<void>): Promise<string[]> {
     const moved: string[] = [];
     for (const name of intent.files) {
-      const staged = join(this.#staging(intent.id), name);
+      const staged = join(this.#dir, `${STAGING}${intent.id}`, name);
       if (!(await exists(staged))) continue;
       await rename(staged, join(this.#dir, name));
       moved.push(name);
@@ -122,6 +130,48 @@ export class StateInstaller {
     }
     await fsyncDirectory(this.#dir);
     return moved;
+  }
+}
+
+/** Files being staged for one install; nothing of them is visible until `commit`. */
+export class Staging {
+  readonly #dir: string;
+  readonly #commit: (label: string, files: string[], onCommitted?: () => void) => Promise<void>;
+  readonly #files: string[] = [];
+
+  constructor(
+    dir: string,
+    commit: (label: string, files: string[], onCommitted?: () => void) => Promise<void>,
+  ) {
+    this.#dir = dir;
+    this.#commit = commit;
+  }
+
+  /** Writes one file in full, durably. */
+  async write(file: StoreFile): Promise<void> {
+    this.#files.push(file.name);
+    await writeNewFile(join(this.#dir, file.name), file.data);
+  }
+
+  /** Overwrites bytes of a staged file in place (a header filled in late), durably. */
+  async patch(name: string, offset: number, data: string): Promise<void> {
+    const handle = await open(join(this.#dir, name), 'r+');
+    try {
+      const bytes = Buffer.from(data);
+      await handle.write(bytes, 0, bytes.length, offset);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The commit point, then the move into place; `onCommitted` runs right after the commit point. */
+  commit(label: string, onCommitted?: () => void): Promise<void> {
+    return this.#commit(label, [...this.#files], onCommitted);
+  }
+
+  async discard(): Promise<void> {
+    await rm(this.#dir, { recursive: true, force: true });
   }
 }
 

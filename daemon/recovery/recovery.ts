@@ -297,13 +297,17 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
           tag: `before restore of ${entry.id}`,
           ...(actor ? { actor } : {}),
         });
+      const restorer = this.#restorer as LiveRestore;
+      const staged = restorer.stage(loaded);
       let parsed: ReturnType<typeof parseForRestore>;
+      let safety: IndexEntry;
       try {
         parsed = parseForRestore(loaded);
-      } finally {
-        await safetyWritten;
+        safety = await safetyWritten;
+      } catch (error) {
+        await staged.discard();
+        throw error;
       }
-      const safety = await safetyWritten;
       const announced = { ...base, safetyBackupId: safety.id, safetyBackupReused: !!reused };
       this.#announce('restore.started', { at: this.#now(), ...announced, mode: 'live' });
       this.#deps.log.warn(`restoring backup ${entry.id} (safety backup ${safety.id})`, base);
@@ -311,7 +315,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
       this.#restoring = true;
       let outcome: RestoreOutcome;
       try {
-        outcome = await (this.#restorer as LiveRestore).run(parsed, `restore of ${entry.id}`);
+        outcome = await restorer.run(parsed, staged, `restore of ${entry.id}`);
       } catch (error) {
         this.#finishFailed(announced, started, error);
         if (error instanceof RestoreCommittedError) this.#deps.onFatal(error.message);

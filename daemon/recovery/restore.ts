@@ -1,6 +1,5 @@
 import { HiveError } from '../../protocol/errors.ts';
 import type { BotSupervisor, RegistryDoc } from '../bots/supervisor.ts';
-import type { StoreFile } from '../store/event-store.ts';
 import type { JournalEntry } from '../store/journal.ts';
 import type { JsonDocument } from '../store/json-document.ts';
 import type { Dispatcher } from '../tasks/dispatcher.ts';
@@ -8,7 +7,7 @@ import { type QueueState, type Task, type TaskRecord, taskReducer } from '../tas
 import type { TaskQueue } from '../tasks/task-queue.ts';
 import type { AssignmentsDoc } from './capture.ts';
 import { type BackupCatalog, corrupt, type LoadedBackup } from './catalog.ts';
-import type { StateInstaller } from './installer.ts';
+import type { Staging, StateInstaller } from './installer.ts';
 import { checkInvariants } from './invariants.ts';
 import { PARTS_OF, type StatePart } from './manifest.ts';
 
@@ -182,8 +181,10 @@ export class RestoreCommittedError extends Error {
  *      files are built: a queue snapshot that is the backup's queue at the
  *      live seq, a new journal segment with the reconcile records, and the
  *      registry with the backup's scale overrides and the live bot records;
- *   4. the installer stages them and commits (see installer.ts): a crash
- *      before leaves the old state, after it the new one;
+ *   4. the installer commits them (see installer.ts): a crash before
+ *      leaves the old state, after it the new one. The large snapshot was
+ *      staged before step 1 (`stage`), so writes stay suspended only for
+ *      the small files and the commit;
  *   5. memory switches to the new state in one step, writes resume, the
  *      pools are resized to the restored scale, dispatching resumes.
  */
@@ -198,7 +199,30 @@ export class LiveRestore {
     this.#now = deps.now;
   }
 
-  async run(parsed: ParsedBackup, label: string): Promise<RestoreOutcome> {
+  /**
+   * Starts writing the restore's large file (the queue snapshot: the
+   * backup's bytes behind a placeholder header) into a staging folder, so
+   * that the write overlaps the parse and the queue is suspended only for
+   * the small files. Pass the result to `run`, or `discard` it.
+   */
+  stage(loaded: LoadedBackup): StagedRestore {
+    const staging = this.#installer.begin();
+    const data = loaded.files.get('queue');
+    const written = data
+      ? staging.write(this.#live.queue.snapshotFile(data, 0, 0))
+      : Promise.resolve();
+    written.catch(() => {}); // awaited by run or discard; never an unhandled rejection meanwhile
+    return {
+      staging,
+      written,
+      discard: async () => {
+        await written.catch(() => {});
+        await staging.discard();
+      },
+    };
+  }
+
+  async run(parsed: ParsedBackup, staged: StagedRestore, label: string): Promise<RestoreOutcome> {
     const { queue, registry, bots, dispatcher } = this.#live;
     const id = parsed.loaded.entry.id;
     const outcome: RestoreOutcome = { parts: [], released: 0 };
@@ -207,13 +231,13 @@ export class LiveRestore {
     let releaseRegistry: (() => Promise<void>) | undefined;
     let committed = false;
     try {
+      await staged.written;
       if (parsed.queue) {
         suspended = await queue.suspend(
           `a restore of backup ${id} is replacing the queue; retry in a moment`,
         );
       }
       if (parsed.registry) releaseRegistry = await registry.hold();
-      const files: StoreFile[] = [];
       let entries: JournalEntry<TaskRecord>[] = [];
       if (parsed.queue && suspended) {
         const reconciled = reconcileQueue(
@@ -226,9 +250,9 @@ export class LiveRestore {
         entries = reconciled.entries;
         outcome.queue = reconciled.report;
         outcome.parts.push('queue');
-        files.push(
-          ...queue.replacement(parsed.queue.data, suspended.seq, entries, suspended.nextSegment),
-        );
+        const { seq, nextSegment } = suspended;
+        await staged.staging.patch('queue.json', 0, queue.snapshotHeader(seq, nextSegment));
+        await staged.staging.write(queue.journalFile(nextSegment, entries));
       }
       const restoredRegistry = parsed.registry && {
         bots: registry.data.bots,
@@ -236,9 +260,12 @@ export class LiveRestore {
       };
       if (restoredRegistry) {
         outcome.parts.push('registry');
-        files.push({ name: 'registry.json', data: JSON.stringify(restoredRegistry) });
+        await staged.staging.write({
+          name: 'registry.json',
+          data: JSON.stringify(restoredRegistry),
+        });
       }
-      await this.#installer.install(label, files, () => {
+      await staged.staging.commit(label, () => {
         committed = true;
       });
       if (parsed.queue && suspended) {
@@ -253,6 +280,7 @@ export class LiveRestore {
           `restore of ${id} failed after its commit point (${(error as Error).message}); the next start completes it`,
         );
       }
+      await staged.discard();
       await releaseRegistry?.();
       if (suspended) await queue.resume();
       dispatcher.resume();
@@ -263,6 +291,13 @@ export class LiveRestore {
     dispatcher.resume();
     return outcome;
   }
+}
+
+/** The large file of a restore, being written ahead of the swap (see LiveRestore.stage). */
+export interface StagedRestore {
+  staging: Staging;
+  written: Promise<void>;
+  discard(): Promise<void>;
 }
 
 /** Loads a backup to restore; refuses it when a file is missing or does not match its checksum. */

@@ -53,11 +53,61 @@ export interface StoreFile {
   data: FileData;
 }
 
+/** The snapshot's header takes exactly this many bytes (see snapshotHeader). */
+export const SNAPSHOT_HEADER_BYTES = 256;
+
 /**
- * Files that make a store hold `base` (a reducer snapshot, as JSON) at
- * `baseSeq` followed by `entries`: a snapshot pointing at a fresh segment
- * `segment`, and that segment holding the entries. Installed in place of the
- * store's files, they are what the next `open` loads.
+ * The start of a snapshot file up to its state: `{"format":1,...,"state":`,
+ * padded with spaces (valid JSON whitespace) to SNAPSHOT_HEADER_BYTES. A
+ * fixed width lets a restore write a large snapshot before it knows the seq
+ * and segment it will claim, then rewrite this header in place.
+ */
+export function snapshotHeader(name: string, seq: number, segment: number): string {
+  const json = JSON.stringify({
+    format: 1,
+    name,
+    seq,
+    segment,
+    savedAt: new Date().toISOString(),
+  });
+  const head = `${json.slice(0, -1)},`;
+  const tail = '"state":';
+  const pad = SNAPSHOT_HEADER_BYTES - Buffer.byteLength(head) - tail.length;
+  if (pad < 0)
+    throw new Error(`snapshot header of ${name} is longer than ${SNAPSHOT_HEADER_BYTES} bytes`);
+  return `${head}${' '.repeat(pad)}${tail}`;
+}
+
+/**
+ * A snapshot file holding `base` (a reducer snapshot, as JSON) at `seq`,
+ * pointing at journal segment `segment`. Spliced, not re-serialized: the
+ * base is already JSON, often tens of MB.
+ */
+export function snapshotFile(
+  name: string,
+  base: string | Uint8Array,
+  seq: number,
+  segment: number,
+): StoreFile {
+  return { name: `${name}.json`, data: [snapshotHeader(name, seq, segment), base, '}'] };
+}
+
+/** A journal segment file holding `entries`. */
+export function journalFile(
+  name: string,
+  segment: number,
+  entries: JournalEntry<unknown>[],
+): StoreFile {
+  let data = '';
+  for (const entry of entries) data += encodeLine(entry.seq, entry.record);
+  return { name: segmentFileName(name, segment), data };
+}
+
+/**
+ * Files that make a store hold `base` at `baseSeq` followed by `entries`: a
+ * snapshot pointing at a fresh segment `segment`, and that segment holding
+ * the entries. Installed in place of the store's files, they are what the
+ * next `open` loads.
  */
 export function replacementFiles(
   name: string,
@@ -68,20 +118,9 @@ export function replacementFiles(
     segment: number;
   },
 ): StoreFile[] {
-  const header = JSON.stringify({
-    format: 1,
-    name,
-    seq: options.baseSeq,
-    segment: options.segment,
-    savedAt: new Date().toISOString(),
-  });
-  // Spliced, not re-serialized: the base is already JSON, often tens of MB.
-  const snapshot = [`${header.slice(0, -1)},"state":`, options.base, '}'];
-  let journal = '';
-  for (const entry of options.entries) journal += encodeLine(entry.seq, entry.record);
   return [
-    { name: `${name}.json`, data: snapshot },
-    { name: segmentFileName(name, options.segment), data: journal },
+    snapshotFile(name, options.base, options.baseSeq, options.segment),
+    journalFile(name, options.segment, options.entries),
   ];
 }
 

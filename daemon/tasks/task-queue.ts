@@ -5,9 +5,11 @@ import { Deque } from '../core/deque.ts';
 import { TypedEmitter } from '../core/events.ts';
 import {
   EventStore,
+  journalFile,
   type OpenReport,
-  replacementFiles,
   type StoreFile,
+  snapshotFile,
+  snapshotHeader,
 } from '../store/event-store.ts';
 import type { JournalEntry, JournalFs } from '../store/journal.ts';
 import { ReadyIndex } from './ready-index.ts';
@@ -320,14 +322,19 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> {
     return this.#store.suspend(reason);
   }
 
-  /** Files that make the queue `base` (snapshot JSON) at `baseSeq` followed by `entries` (see replacementFiles). */
-  replacement(
-    base: string | Uint8Array,
-    baseSeq: number,
-    entries: JournalEntry<TaskRecord>[],
-    segment: number,
-  ): StoreFile[] {
-    return replacementFiles('queue', { base, baseSeq, entries, segment });
+  /** The queue's snapshot file holding `base` (snapshot JSON) at `seq`, pointing at `segment`. */
+  snapshotFile(base: string | Uint8Array, seq: number, segment: number): StoreFile {
+    return snapshotFile('queue', base, seq, segment);
+  }
+
+  /** The fixed-width start of that file, to rewrite once seq and segment are known. */
+  snapshotHeader(seq: number, segment: number): string {
+    return snapshotHeader('queue', seq, segment);
+  }
+
+  /** The queue's journal segment file holding `entries`. */
+  journalFile(segment: number, entries: JournalEntry<TaskRecord>[]): StoreFile {
+    return journalFile('queue', segment, entries);
   }
 
   /**
