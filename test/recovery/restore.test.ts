@@ -3,7 +3,7 @@
  * damaged backups are refused by name, a restore keeps every acknowledged
  * task, restore points come back as a unit.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import {
@@ -63,6 +63,16 @@ test('a flipped byte: verify and restore refuse the backup and name the file', a
   t.is((await taskStates(daemon)).size, ids.length + 1);
   const shown = await hive(daemon.stateDir, ['backup', 'show', id]);
   t.regex(shown.stdout, /verified: +FAILED: queue\.json: SHA-256 mismatch/);
+
+  // index.json lost while hived runs: the next look rebuilds it from the manifests.
+  const index = join(daemon.stateDir, 'backups', 'index.json');
+  rmSync(index);
+  const ls = await hive(daemon.stateDir, ['backup', 'ls', '--json']);
+  t.deepEqual(
+    (ls.json as { backups: BackupRow[] }).backups.map((b) => b.id),
+    [id],
+  );
+  t.true(existsSync(index));
 });
 
 test('restore while tasks run: acknowledged tasks the backup lacks are kept and reported, every task finishes', async (t) => {
