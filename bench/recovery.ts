@@ -127,7 +127,7 @@ function makeRegistry(bots: string[]): RegistryDoc {
 }
 
 /** Writes the state files the way hived leaves them, then loads them with the real parts. */
-async function buildState(root: string, taskCount: number, botCount: number) {
+export async function buildState(root: string, taskCount: number, botCount: number) {
   const db = join(root, 'db');
   mkdirSync(db, { recursive: true });
   const bots = Array.from({ length: botCount }, (_, i) =>

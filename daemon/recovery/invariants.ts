@@ -42,11 +42,12 @@ function checkTasks(state: StateUnderTest, add: (p: string) => void): void {
     add(`${state.taskEntries - tasks.size} task ids appear more than once`);
   }
   const byState: Partial<Record<TaskState, number>> = {};
-  for (const [id, task] of tasks) {
+  // forEach, not for..of over entries: no [key, value] array per task on a large queue.
+  tasks.forEach((task, id) => {
     if (task.id !== id) add(`task ${id} is stored under another id (${String(task.id)})`);
     if (!STATES.has(task.state)) {
       add(`task ${id} is in no valid state (${JSON.stringify(task.state)})`);
-      continue;
+      return;
     }
     byState[task.state] = (byState[task.state] ?? 0) + 1;
     if (task.state === 'running') {
@@ -58,13 +59,13 @@ function checkTasks(state: StateUnderTest, add: (p: string) => void): void {
     } else if (task.lease) {
       add(`task ${id} is ${task.state} but holds a lease (bot ${task.lease.bot})`);
     }
-  }
-  for (const [key, id] of state.keys ?? []) {
+  });
+  state.keys?.forEach((id, key) => {
     const task = tasks.get(id);
     if (!task) add(`key ${JSON.stringify(key)} names task ${id}, which does not exist`);
     else if (task.key !== key)
       add(`key ${JSON.stringify(key)} names task ${id}, whose key differs`);
-  }
+  });
   const counts = state.counts;
   if (counts?.tasks !== undefined && counts.tasks !== tasks.size) {
     add(`the manifest counts ${counts.tasks} tasks, the file holds ${tasks.size}`);
@@ -110,9 +111,8 @@ function checkAssignments(state: StateUnderTest, add: (p: string) => void): void
         );
     }
   }
-  if (!state.tasks) return;
-  for (const task of state.tasks.values()) {
+  state.tasks?.forEach((task) => {
     if (task.state === 'running' && !seen.has(task.id))
       add(`running task ${task.id} has no assignment`);
-  }
+  });
 }

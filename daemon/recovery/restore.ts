@@ -126,10 +126,8 @@ export function reconcileQueue(
     requeued: 0,
   };
   const running: Task[] = [];
-  const seen = new Set<string>();
   for (const task of live) {
     report.liveTasks += 1;
-    seen.add(task.id);
     const restored = backup.tasks.get(task.id);
     if (restored) {
       if (restored.state !== task.state) {
@@ -146,10 +144,9 @@ export function reconcileQueue(
     entries.push({ seq: ++seq, record: { t: 'restore', task } });
     if (task.state === 'running') running.push(task);
   }
-  for (const task of backup.tasks.values()) {
-    if (!seen.has(task.id)) report.reappeared += 1;
-    if (task.state === 'running') running.push(task);
-  }
+  // Counted, not looked up: one hash lookup per task is what a large queue costs here.
+  report.reappeared = backup.tasks.size - (report.liveTasks - report.kept.count);
+  for (const task of backup.tasks.values()) if (task.state === 'running') running.push(task);
   for (const task of running) {
     const token = task.lease?.token ?? 0;
     entries.push({ seq: ++seq, record: { t: 'requeue', id: task.id, token, at, reason } });
