@@ -138,8 +138,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
 
   /**
    * Refuses state-changing commands while a restore swaps the state (they
-   * would be lost or refused halfway) and everything but recovery in safe
-   * mode.
+   * would be refused halfway by the suspended queue, or overwritten).
    */
   readonly guard: Interceptor = async (command, _args, _ctx, next) => {
     if (this.#restoring && command.mutating && !OWN_COMMANDS.test(command.name)) {
@@ -196,7 +195,13 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
       );
   }
 
+  /**
+   * Picks up backup folders changed behind hived's back (a lost index.json,
+   * a backup copied in). Skipped while an operation runs: it keeps the index
+   * itself, and a listing must not wait behind a long verify.
+   */
   async refreshIndex(): Promise<void> {
+    if (this.#mutex.current) return;
     await this.#mutex.run('index check', () => this.#deps.catalog.ensureIndex());
   }
 
@@ -279,36 +284,25 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
       const live = this.#deps.live;
       if (!live) return this.#restoreInSafeMode(loaded, base, started);
       progress?.('taking a full backup of the current state first');
-      // The safety backup captures the state now (synchronously); its writes
-      // then overlap the parse of the backup. An unchanged state reuses the
-      // newest full backup instead of writing the same bytes again.
-      const newest = this.list({ kind: 'full' }).at(-1);
-      const reused =
-        newest &&
-        newest.check?.ok !== false &&
-        sameRevision(newest.revision, currentRevision(sources(live)))
-          ? newest
-          : undefined;
-      const safetyWritten =
-        reused ??
-        this.#createNow({
-          kind: 'full',
-          source: 'pre-restore',
-          tag: `before restore of ${entry.id}`,
-          ...(actor ? { actor } : {}),
-        });
+      const safetyBackup = this.#safetyBackup(live, entry.id, actor);
+      // Both large writes (the safety backup and the staged snapshot) run
+      // while the backup is parsed and checked.
       const restorer = this.#restorer as LiveRestore;
       const staged = restorer.stage(loaded);
       let parsed: ReturnType<typeof parseForRestore>;
       let safety: IndexEntry;
       try {
         parsed = parseForRestore(loaded);
-        safety = await safetyWritten;
+        safety = await safetyBackup.written;
       } catch (error) {
         await staged.discard();
         throw error;
       }
-      const announced = { ...base, safetyBackupId: safety.id, safetyBackupReused: !!reused };
+      const announced = {
+        ...base,
+        safetyBackupId: safety.id,
+        safetyBackupReused: safetyBackup.reused,
+      };
       this.#announce('restore.started', { at: this.#now(), ...announced, mode: 'live' });
       this.#deps.log.warn(`restoring backup ${entry.id} (safety backup ${safety.id})`, base);
       progress?.(`restoring ${entry.id}`);
@@ -345,6 +339,34 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
       );
       return { ...announced, durationMs, outcome };
     });
+  }
+
+  /**
+   * The backup a restore takes first, captured now (synchronously). An
+   * unchanged state reuses the newest full backup instead of writing the
+   * same bytes again.
+   */
+  #safetyBackup(
+    live: LiveParts,
+    restoring: string,
+    actor?: Actor,
+  ): { reused: boolean; written: Promise<IndexEntry> } {
+    const newest = this.list({ kind: 'full' }).at(-1);
+    if (
+      newest &&
+      newest.check?.ok !== false &&
+      sameRevision(newest.revision, currentRevision(sources(live)))
+    ) {
+      return { reused: true, written: Promise.resolve(newest) };
+    }
+    const written = this.#createNow({
+      kind: 'full',
+      source: 'pre-restore',
+      tag: `before restore of ${restoring}`,
+      ...(actor ? { actor } : {}),
+    });
+    written.catch(() => {}); // awaited by restore(); never unhandled if the parse fails first
+    return { reused: false, written };
   }
 
   async #restoreInSafeMode(
