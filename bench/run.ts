@@ -5,7 +5,7 @@
  *
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
- *                  throughput, submit, recovery (default: all)
+ *                  throughput, submit, config, recovery (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { benchConfigReload, type ConfigReloadResult } from './config-reload.ts';
 import {
   type Daemon,
   exitOf,
@@ -50,7 +51,16 @@ import {
   type ThroughputResult,
 } from './throughput.ts';
 
-const ALL = ['status', 'roundtrip', 'restart', 'rss', 'throughput', 'submit', 'recovery'] as const;
+const ALL = [
+  'status',
+  'roundtrip',
+  'restart',
+  'rss',
+  'throughput',
+  'submit',
+  'config',
+  'recovery',
+] as const;
 type BenchName = (typeof ALL)[number];
 
 const { values: flags } = parseArgs({
@@ -105,6 +115,7 @@ interface Results {
   rss?: RssResult;
   throughput?: ThroughputResult;
   submitAck?: SubmitAckResult;
+  configReload?: ConfigReloadResult;
   recovery?: RecoveryBenchResult;
 }
 
@@ -242,6 +253,19 @@ async function submitBenchmark(results: Results): Promise<void> {
   }
 }
 
+async function phaseConfig(results: Results): Promise<void> {
+  if (!selected.has('config')) return;
+  await phase('config', async () => {
+    log('config file landed → applied (40 queue-key saves, 40 scale saves)');
+    const daemon = await startDaemon();
+    try {
+      results.configReload = await benchConfigReload(daemon, { samples: 40 });
+    } finally {
+      await daemon.stop();
+    }
+  });
+}
+
 async function phaseRecovery(results: Results): Promise<void> {
   if (!selected.has('recovery')) return;
   await phase('recovery', async () => {
@@ -263,8 +287,17 @@ interface Row {
 
 function rows(results: Results): Row[] {
   const out: Row[] = [];
-  const { status, roundTrip, roundTripAwake, throughput, submitAck, restart, rss, recovery } =
-    results;
+  const {
+    status,
+    roundTrip,
+    roundTripAwake,
+    throughput,
+    submitAck,
+    restart,
+    rss,
+    configReload,
+    recovery,
+  } = results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
     const peers = [{ name: 'node -e 0', value: status.nodeBaselineMs.median }];
@@ -405,6 +438,43 @@ function rows(results: Results): Row[] {
       });
     }
   }
+  if (configReload) {
+    const target = { op: '<=' as const, value: 200, text: '≤ 200 ms' };
+    out.push(
+      {
+        metric: '6. config landed → applied (queue key), median',
+        value: configReload.queueKeyMs.median,
+        unit: 'ms',
+      },
+      {
+        metric: '6. config landed → applied (queue key), p95',
+        value: configReload.queueKeyMs.p95,
+        unit: 'ms',
+        target,
+      },
+      {
+        metric: '6. config landed → applied (instances), median',
+        value: configReload.scaleMs.median,
+        unit: 'ms',
+      },
+      {
+        metric: '6. config landed → applied (instances), p95',
+        value: configReload.scaleMs.p95,
+        unit: 'ms',
+        target,
+      },
+      {
+        metric: '6. config landed → new bot ready, median',
+        value: configReload.scaleToReadyMs.median,
+        unit: 'ms',
+      },
+      {
+        metric: '6. hived time per load (read, validate, apply), median',
+        value: configReload.loadMs.median,
+        unit: 'ms',
+      },
+    );
+  }
   if (recovery) out.push(...recoveryRows(recovery));
   return out;
 }
@@ -413,30 +483,30 @@ function recoveryRows(r: RecoveryBenchResult): Row[] {
   const what = `${r.tasks / 1000}k tasks, ${r.bots} bots, ${(r.fullBackupBytes / 1e6).toFixed(0)} MB`;
   return [
     {
-      metric: `6. backup, full (${what}), median`,
+      metric: `7. backup, full (${what}), median`,
       value: r.backupMs.median,
       unit: 'ms',
       target: { op: '<=', value: 500, text: '≤ 500 ms' },
     },
     {
-      metric: '6. restore: parse, check, swap (checksums and safety backup apart), median',
+      metric: '7. restore: parse, check, swap (checksums and safety backup apart), median',
       value: r.restoreSwapMs.median,
       unit: 'ms',
       target: { op: '<=', value: 500, text: '≤ 500 ms' },
     },
     {
-      metric: '6. restore as hive backup restore --yes runs it (+ checksums, safety backup)',
+      metric: '7. restore as hive backup restore --yes runs it (+ checksums, safety backup)',
       value: r.restoreMs.median,
       unit: 'ms',
     },
     {
-      metric: '6. verify: read + SHA-256 of the backup files, median',
+      metric: '7. verify: read + SHA-256 of the backup files, median',
       value: r.checksumMBps.median,
       unit: 'MB/s',
       target: { op: '>=', value: 200, text: '≥ 200 MB/s' },
     },
     {
-      metric: '6. verify with the trial restore and invariants, median',
+      metric: '7. verify with the trial restore and invariants, median',
       value: r.verifyMBps.median,
       unit: 'MB/s',
     },
@@ -500,7 +570,7 @@ async function main(): Promise<number> {
   await warmCompileCache();
   const results: Results = {};
   let failed = false;
-  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit, phaseRecovery]) {
+  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit, phaseConfig, phaseRecovery]) {
     try {
       await phase(results);
     } catch (error) {

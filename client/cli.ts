@@ -15,6 +15,7 @@ import {
 } from './command.ts';
 import { backupCommands } from './commands/backup.ts';
 import { botCommands } from './commands/bots.ts';
+import { configCommands } from './commands/config.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { taskCommands } from './commands/tasks.ts';
 import { Connection } from './connection.ts';
@@ -23,6 +24,7 @@ const COMMANDS: CliCommand[] = [
   ...daemonCommands,
   ...taskCommands,
   ...botCommands,
+  ...configCommands,
   ...backupCommands,
 ];
 

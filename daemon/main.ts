@@ -2,14 +2,16 @@
  * hived's composition root: reads flags, builds the parts, wires them and
  * handles signals. No other module knows about every part.
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HiveError } from '../protocol/errors.ts';
 import { registerBotCommands } from './bots/commands.ts';
-import { type BotSpec, createSpawner, resolveSpec } from './bots/spec.ts';
+import { createSpawner, resolveSpecs } from './bots/spec.ts';
 import { BotSupervisor, EMPTY_REGISTRY, type RegistryDoc } from './bots/supervisor.ts';
-import { embeddedConfig, type LoadedConfig, loadConfigFile } from './config/load.ts';
+import { checkConfig, checkLocation, renderCheck } from './config/check.ts';
+import { registerConfigCommands } from './config/commands.ts';
+import { ConfigManager, type ConfigTrigger, readAtUse } from './config/manager.ts';
+import { type ConfigSnapshot, configLocation, readSnapshot } from './config/sources.ts';
 import { ensureDirectory } from './core/atomic-file.ts';
 import { systemClock } from './core/clock.ts';
 import { registerDaemonCommands } from './core/daemon-commands.ts';
@@ -48,6 +50,8 @@ export interface DaemonOptions {
 export interface RunningDaemon {
   paths: StatePaths;
   start: StartReport;
+  /** Reads the config files again and applies them (SIGHUP). */
+  reloadConfig(trigger: ConfigTrigger): Promise<unknown>;
   /** Graceful stop; resolves when everything is closed. Idempotent. */
   stop(reason: string): Promise<void>;
   /** Resolves once stopped; `restart`: a restore ended safe mode, start again to load the state. */
@@ -57,85 +61,118 @@ export interface RunningDaemon {
 const HELP = `hived ${VERSION}: the hive supervisor daemon (runs in the foreground)
 
 Usage: hived [--state-dir DIR] [--config FILE] [--socket PATH]
+       hived --check-config [FILE] [--state-dir DIR] [--config FILE] [--json]
 
   --state-dir DIR   state directory (env HIVE_STATE_DIR, default ./state)
   --config FILE     config file, YAML or JSON (env HIVE_CONFIG,
-                    default <state>/config/hive.yaml, else the embedded default)
+                    default <state>/config/hive.yaml, else the embedded default);
+                    drop-ins: conf.d/*.yaml next to it, merged in name order
   --socket PATH     control socket (env HIVE_SOCKET, default <state>/run/hived.sock)
+  --check-config    validate the config (or FILE: a main file, or a drop-in in a
+                    conf.d folder) without starting; exit 0 valid, 1 invalid
+  --json            with --check-config: print the result as JSON
   --version         print the version
   --help            this text
 
-Signals: SIGTERM/SIGINT stop gracefully (drain, then exit 0).`;
+Signals: SIGTERM/SIGINT stop gracefully (drain, then exit 0); SIGHUP reloads
+the config.`;
 
-export function parseFlags(
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-): DaemonOptions | 'help' | 'version' {
-  const { values } = parseArgs({
+export type ParsedFlags =
+  | { mode: 'run'; options: DaemonOptions }
+  | { mode: 'check'; options: DaemonOptions; file?: string; json: boolean }
+  | { mode: 'help' }
+  | { mode: 'version' };
+
+export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedFlags {
+  const { values, positionals } = parseArgs({
     args: argv,
     options: {
       'state-dir': { type: 'string' },
       config: { type: 'string' },
       socket: { type: 'string' },
+      'check-config': { type: 'boolean' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
+    allowPositionals: true,
     strict: true,
   });
-  if (values.help) return 'help';
-  if (values.version) return 'version';
+  if (values.help) return { mode: 'help' };
+  if (values.version) return { mode: 'version' };
   const options: DaemonOptions = { stateDir: values['state-dir'] ?? env.HIVE_STATE_DIR ?? 'state' };
   const configFile = values.config ?? env.HIVE_CONFIG;
   const socket = values.socket ?? env.HIVE_SOCKET;
   if (configFile) options.configFile = configFile;
   if (socket) options.socket = socket;
-  return options;
-}
-
-async function loadConfig(options: DaemonOptions, paths: StatePaths): Promise<LoadedConfig> {
-  if (options.configFile) return loadConfigFile(options.configFile, join(options.configFile, '..'));
-  if (existsSync(paths.configFile))
-    return loadConfigFile(paths.configFile, join(paths.configFile, '..'));
-  return embeddedConfig(PROJECT_ROOT);
-}
-
-function resolveSpecs(
-  loaded: LoadedConfig,
-  cacheDir: string,
-): Map<string, { spec: BotSpec; instances: number }> {
-  const specs = new Map<string, { spec: BotSpec; instances: number }>();
-  for (const [kind, kindConfig] of Object.entries(loaded.config.bots)) {
-    const spec = resolveSpec(kind, kindConfig, {
-      baseDir: loaded.baseDir,
-      defaultTaskTimeoutMs: loaded.config.queue.defaultTimeoutMs,
-      compileCacheDir: cacheDir,
-    });
-    specs.set(kind, { spec, instances: kindConfig.instances });
+  if (values['check-config']) {
+    if (positionals.length > 1) throw new Error('--check-config takes at most one FILE');
+    const file = positionals[0];
+    return { mode: 'check', options, json: values.json === true, ...(file ? { file } : {}) };
   }
-  return specs;
+  if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
+  return { mode: 'run', options };
+}
+
+/** The daemon's main config file: --config, or <state>/config/hive.yaml. */
+function mainConfigFile(options: DaemonOptions): string {
+  return resolve(options.configFile ?? statePaths(options.stateDir).configFile);
+}
+
+/** `hived --check-config`: the same reader and checks as a load, with no daemon. */
+export async function runCheck(
+  options: DaemonOptions,
+  file: string | undefined,
+): Promise<{ ok: boolean; text: string; json: string }> {
+  const target = checkLocation(file, {
+    mainFile: mainConfigFile(options),
+    explicit: options.configFile !== undefined,
+    projectRoot: PROJECT_ROOT,
+  });
+  const result = await checkConfig(target, (snapshot) =>
+    resolveSpecs(snapshot.config, { baseDir: snapshot.baseDir }),
+  );
+  return { ok: result.ok, text: renderCheck(result), json: JSON.stringify(result) };
+}
+
+/** A socket set in the config (relative to the config's folder) applies when no flag sets one. */
+function socketFromConfig(options: DaemonOptions, snapshot: ConfigSnapshot): string | undefined {
+  if (options.socket) return options.socket;
+  const configured = snapshot.config.daemon.socket;
+  return configured ? resolve(snapshot.baseDir, configured) : undefined;
 }
 
 export async function startDaemon(
   options: DaemonOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningDaemon> {
-  const paths = statePaths(options.stateDir, options.socket);
+  const explicit = options.configFile !== undefined;
+  const location = configLocation(mainConfigFile(options), PROJECT_ROOT);
+  let paths = statePaths(options.stateDir, options.socket);
   ensureDirectory(paths.stateDir);
   ensureDirectory(paths.runDir);
   ensureDirectory(paths.dbDir);
   ensureDirectory(paths.logsDir, 0o755);
   ensureDirectory(paths.cacheDir);
+  // The watched folder must exist for a config file written later to be seen.
+  if (!explicit) ensureDirectory(dirname(location.mainFile));
 
-  const loaded = await loadConfig(options, paths);
-  const config = loaded.config;
-  const specs = resolveSpecs(loaded, join(paths.cacheDir, 'node-compile'));
-  const lock = await StateLock.acquire(paths.stateDir, paths.runDir, paths.socket);
+  const initial = await readSnapshot(location, { mainRequired: explicit });
+  const config = initial.config;
+  const compileCacheDir = join(paths.cacheDir, 'node-compile');
+  const specs = resolveSpecs(config, { baseDir: initial.baseDir, compileCacheDir });
+  paths = statePaths(options.stateDir, socketFromConfig(options, initial));
+  const lock = await StateLock.acquire(paths.stateDir, paths.runDir, paths.socket, {
+    probeTimeoutMs: config.daemon.lockProbeTimeoutMs,
+  });
 
   const clock = systemClock;
   const logs = new LogHub({
     dir: paths.logsDir,
     level: config.daemon.logLevel,
     console: config.daemon.logConsole,
+    tailMaxBytes: config.daemon.logTailMaxBytes,
+    flushTimeoutMs: config.daemon.logFlushTimeoutMs,
   });
   const log = logs.part('daemon');
   const notifier = createNotifier(env, log);
@@ -146,7 +183,7 @@ export async function startDaemon(
   const pause = pausePointsFromEnv(env, recoveryLog);
   const catalog = new BackupCatalog(
     {
-      dir: config.backup.dir ? resolve(loaded.baseDir, config.backup.dir) : paths.backupsDir,
+      dir: config.backup.dir ? resolve(initial.baseDir, config.backup.dir) : paths.backupsDir,
       version: VERSION,
     },
     { clock, log: recoveryLog, pause },
@@ -195,35 +232,47 @@ export async function startDaemon(
   // After a crash, say which state files loaded and how (design: recovery part).
   const report = start.lastStart === 'crash' ? recoveryLog.warn : recoveryLog.info;
   for (const file of startup.files) report(`${file.file}: ${file.status}: ${file.detail}`);
-  const base: DaemonBase = { paths, loaded, lock, clock, logs, log, notifier, start, marker };
+  const configText = () => ({
+    config: initial.base === 'file' ? location.mainFile : 'embedded',
+  });
+  const base: DaemonBase = { paths, lock, clock, logs, log, notifier, start, marker };
+  const recoveryDeps = {
+    clock,
+    log: recoveryLog,
+    catalog,
+    installer,
+    startup,
+    start,
+    scratchDir: join(paths.cacheDir, 'verify'),
+    onFatal: (reason: string) => abort(logs, reason),
+  };
   if (!queue) {
     return serveSafeMode(base, {
+      ipc: config.ipc,
+      config: configText,
       recovery: (onRestored) =>
         new RecoveryService(
           { config: config.backup },
-          {
-            clock,
-            log: recoveryLog,
-            catalog,
-            installer,
-            startup,
-            start,
-            scratchDir: join(paths.cacheDir, 'verify'),
-            onSafeModeRestored: onRestored,
-            onFatal: (reason) => abort(logs, reason),
-          },
+          { ...recoveryDeps, onSafeModeRestored: onRestored },
         ),
       reason: startup.safeMode?.reason ?? 'the state did not load',
       hint: startup.safeMode?.hint ?? '',
     });
   }
   recoveryLog.info('queue loaded', { counts: queue.counts(), seq: queue.lastSeq });
+  const configManager = new ConfigManager(location, { explicit }, initial, {
+    clock,
+    // Operator lines go to hived.log only: config-changes.jsonl holds one line per load.
+    log: logs.part('config', { stream: false }),
+    record: logs.part('config'),
+  });
 
   const bots = new BotSupervisor({
     clock,
     log: logs.part('bots'),
     spawner: createSpawner(),
     registry,
+    compileCacheDir,
   });
   const reaped = bots.reapOrphans();
   if (reaped.length > 0)
@@ -238,34 +287,33 @@ export async function startDaemon(
     log: taskLog,
     config: config.queue,
   });
-  queue.on('changed', ({ task, from }) =>
-    taskLog.event('task', {
-      id: task.id,
-      type: task.type,
-      from,
-      to: task.state,
-      attempts: task.attempts,
-    }),
-  );
+  // daemon.logTaskEvents: a flag that takes effect at once (subscribe or not).
+  let stopTaskEvents: (() => void) | undefined;
+  const logTaskEvents = (on: boolean) => {
+    if (on && !stopTaskEvents) {
+      stopTaskEvents = queue.on('changed', ({ task, from }) =>
+        taskLog.event('task', {
+          id: task.id,
+          type: task.type,
+          from,
+          to: task.state,
+          attempts: task.attempts,
+        }),
+      );
+    } else if (!on && stopTaskEvents) {
+      stopTaskEvents();
+      stopTaskEvents = undefined;
+    }
+  };
+  logTaskEvents(config.daemon.logTaskEvents);
   const requeued = await dispatcher.recoverLeases(
     start.lastStart === 'crash' ? 'daemon crashed; lease lost' : 'daemon restarted',
   );
   if (requeued > 0)
     recoveryLog.warn(`requeued ${requeued} tasks that were running when the last run ended`);
-
   const recovery = new RecoveryService(
     { config: config.backup },
-    {
-      clock,
-      log: recoveryLog,
-      catalog,
-      installer,
-      startup,
-      start,
-      live: { queue, registry, bots, dispatcher },
-      scratchDir: join(paths.cacheDir, 'verify'),
-      onFatal: (reason) => abort(logs, reason),
-    },
+    { ...recoveryDeps, live: { queue, registry, bots, dispatcher } },
   );
 
   let stopping = false;
@@ -286,11 +334,12 @@ export async function startDaemon(
     queue,
     dispatcher,
     bots,
-    config: () => config.queue,
+    config: () => configManager.config.queue,
     acceptingWork: () => !stopping,
   });
   registerBotCommands(router, bots);
   registerLogCommands(router, logs);
+  registerConfigCommands(router, configManager);
   registerRecoveryCommands(router, recovery);
 
   const server = new ControlServer(
@@ -320,10 +369,12 @@ export async function startDaemon(
       log.info(`stopping: ${reason}`);
       notifier.stopping(`stopping: ${reason}`);
       await runSteps(log, [
+        ['stop config reloads', () => configManager.close()],
         ['finish backup work', () => recovery.close()],
         [
           'drain tasks',
-          async () => log.info('drained', await dispatcher.drain(config.daemon.drainTimeoutMs)),
+          async () =>
+            log.info('drained', await dispatcher.drain(configManager.config.daemon.drainTimeoutMs)),
         ],
         ['stop supervision', async () => loop.stop()],
         ['stop bots', () => bots.close()],
@@ -345,6 +396,8 @@ export async function startDaemon(
       return {
         daemon: {
           ...daemonInfo(base, startedAt, 'normal'),
+          config: configManager.current.base === 'file' ? location.mainFile : 'embedded',
+          configDropIns: configManager.current.files.filter((f) => f.role === 'drop-in').length,
           stopping,
         },
         bots: bots.bots(),
@@ -355,20 +408,48 @@ export async function startDaemon(
     stop: (reason) => void stop(reason),
   });
 
-  await server.listen();
-  bots.start(specs);
+  // Each part applies its own slice of a new config; what no part claims needs a restart.
+  for (const applier of [logs, server, dispatcher, queue, loop, bots, recovery])
+    configManager.register(applier);
+  configManager.register(
+    readAtUse('tasks', [
+      'queue.defaultPriority',
+      'queue.defaultTimeoutMs',
+      'queue.maxQueued',
+      'queue.maxTaskTimeoutMs',
+      'queue.maxTaskAttempts',
+    ]),
+  );
+  configManager.register({
+    configPart: 'daemon',
+    configKeys: ['daemon.drainTimeoutMs', 'daemon.logTaskEvents'],
+    prepareConfig: (next) => () => {
+      logTaskEvents(next.config.daemon.logTaskEvents);
+      return undefined;
+    },
+  });
+
+  bots.configure(specs);
   loop.start();
+  // Watching before the socket answers: a client that sees hived up may edit the config at once.
+  await configManager.start();
+  await server.listen();
   recovery.start();
   const ready = `listening on ${paths.socket}; ${specs.size} bot kinds`;
   notifier.ready(ready);
   log.info(`hived ${VERSION} ready (pid ${process.pid}, ${start.lastStart} start): ${ready}`);
-  return { paths, start, stop, stopped };
+  return {
+    paths,
+    start,
+    stop,
+    stopped,
+    reloadConfig: (trigger) => configManager.reload(trigger),
+  };
 }
 
 /** What both the normal and the safe-mode daemon are built on. */
 interface DaemonBase {
   paths: StatePaths;
-  loaded: LoadedConfig;
   lock: StateLock;
   clock: typeof systemClock;
   logs: LogHub;
@@ -388,7 +469,6 @@ function daemonInfo(base: DaemonBase, startedAt: number, mode: 'normal' | 'safe'
     lastStartDetail: base.start.detail,
     stateDir: base.paths.stateDir,
     socket: base.paths.socket,
-    config: base.loaded.source,
     node: process.version,
     mode,
   };
@@ -426,18 +506,21 @@ async function openRecovery(
 /**
  * Safe mode: the state did not load and could not be repaired. The socket
  * answers (status, logs, backups, recovery) so the operator sees why and can
- * restore; no bot runs and nothing is dispatched. A restore repairs the
- * state and this daemon then starts again in-process to load it.
+ * restore; no bot runs, nothing is dispatched and the config is not
+ * watched. A restore repairs the state and this daemon then starts again
+ * in-process to load it.
  */
 async function serveSafeMode(
   base: DaemonBase,
   safe: {
+    ipc: ConfigSnapshot['config']['ipc'];
+    config: () => { config: string };
     recovery: (onRestored: () => void) => RecoveryService;
     reason: string;
     hint: string;
   },
 ): Promise<RunningDaemon> {
-  const { paths, loaded, logs, log, notifier, lock, marker, clock } = base;
+  const { paths, logs, log, notifier, lock, marker, clock } = base;
   const explain = `hived is in safe mode: ${safe.reason}. ${safe.hint}`;
   let resolveStopped!: (how: 'exit' | 'restart') => void;
   const stopped = new Promise<'exit' | 'restart'>((resolve) => {
@@ -460,9 +543,10 @@ async function serveSafeMode(
     return stopPromise;
   };
   const recovery = safe.recovery(() => void stop('a restore repaired the state', 'restart'));
+  const refused = (name: string) =>
+    new HiveError('HIVE_RECOVERY_SAFE_MODE', `${explain} (${name})`);
   const router = new CommandRouter({
-    unknown: (name) =>
-      /^(task|bots)\./.test(name) ? new HiveError('HIVE_RECOVERY_SAFE_MODE', explain) : undefined,
+    unknown: (name) => (/^(task|bots|config)\./.test(name) ? refused(name) : undefined),
   });
   router.use(recovery.guard);
   registerLogCommands(router, logs);
@@ -471,7 +555,7 @@ async function serveSafeMode(
   const none: Counts = { queued: 0, running: 0, done: 0, failed: 0, dead: 0, cancelled: 0 };
   registerDaemonCommands(router, {
     status: () => ({
-      daemon: { ...daemonInfo(base, startedAt, 'safe'), safeMode: explain },
+      daemon: { ...daemonInfo(base, startedAt, 'safe'), ...safe.config(), safeMode: explain },
       bots: [],
       queue: none,
       recovery: { mode: 'safe', problems: (recovery.status() as { problems: string[] }).problems },
@@ -479,14 +563,22 @@ async function serveSafeMode(
     stop: (reason) => void stop(reason),
   });
   const server = new ControlServer(
-    { socketPath: paths.socket, runDir: paths.runDir, ...loaded.config.ipc },
+    { socketPath: paths.socket, runDir: paths.runDir, ...safe.ipc },
     { router, log: logs.part('ipc') },
   );
   await server.listen();
   recovery.start();
   notifier.ready(`SAFE MODE: ${safe.reason}`);
   log.error(`hived ${VERSION} started in SAFE MODE (pid ${process.pid}): ${explain}`);
-  return { paths, start: base.start, stop, stopped };
+  return {
+    paths,
+    start: base.start,
+    stop,
+    stopped,
+    reloadConfig: async () => {
+      throw refused('config reload');
+    },
+  };
 }
 
 /**
@@ -497,36 +589,42 @@ async function serveSafeMode(
  */
 function abort(logs: LogHub, reason: string): void {
   logs.part('recovery').error(`stopping at once: ${reason}`);
-  void logs.close(1000).finally(() => process.exit(70));
+  void logs.close().finally(() => process.exit(70));
 }
 
 /** Entry point of the `hived` command (called by daemon/hived.js after its Node version check). */
 export async function runFromCommandLine(): Promise<void> {
-  let options: ReturnType<typeof parseFlags>;
+  let flags: ParsedFlags;
   try {
-    options = parseFlags(process.argv.slice(2), process.env);
+    flags = parseFlags(process.argv.slice(2), process.env);
   } catch (error) {
     process.stderr.write(`hived: ${(error as Error).message}; see hived --help\n`);
     process.exit(1);
   }
-  if (options === 'help') {
+  if (flags.mode === 'help') {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  if (options === 'version') {
+  if (flags.mode === 'version') {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
+  if (flags.mode === 'check') {
+    const result = await runCheck(flags.options, flags.file);
+    process.stdout.write(`${flags.json ? result.json : result.text}\n`);
+    process.exit(result.ok ? 0 : 1);
+  }
+  const options = flags.options;
   let daemon: RunningDaemon | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     void daemon?.stop(`received ${signal}`);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  // `systemctl reload` sends SIGHUP; Node's default action would kill hived
-  // without a drain or a shutdown marker. Config reload replaces this.
+  // `systemctl reload` sends SIGHUP (ExecReload=); the outcome goes to the log
+  // and config-changes.jsonl like any other load.
   process.on('SIGHUP', () => {
-    process.stderr.write('hived: SIGHUP: config reload is not implemented yet; still running\n');
+    daemon?.reloadConfig('signal').catch(() => {});
   });
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   HIVE_DAEMON_NODE_TOO_OLD: 'The running Node.js is older than the minimum hive supports.',
   HIVE_CONFIG_INVALID: 'A configuration file failed to parse or validate.',
   HIVE_CONFIG_UNREADABLE: 'A configuration file could not be read.',
+  HIVE_CONFIG_KEY_NOT_FOUND: 'No configuration key has that path.',
   HIVE_STORE_WRITE_FAILED:
     'A state write failed (for example a full disk); nothing was acknowledged.',
   HIVE_STORE_CORRUPT: 'A state file is unreadable or fails its checksum.',

@@ -27,6 +27,8 @@ declare module 'node-ipc' {
 
   export interface IpcServer {
     server: NetServer | false;
+    /** The one parser of the server; its limits are read at each frame and write. */
+    parser: { maxMessageSize: number; maxPendingBytes: number; messageTimeout: number };
     sockets: IpcSocket[];
     on(event: 'start', handler: () => void): IpcServer;
     on(event: 'connect', handler: (socket: IpcSocket) => void): IpcServer;

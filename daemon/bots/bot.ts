@@ -129,6 +129,7 @@ export class Bot extends TypedEmitter<BotEvents> {
       message: (value: unknown) => this.#onMessage(value),
       output: (line: OutputLine) => this.emit('output', { bot: this, line }),
       violation: (reason: string) => this.kill(`protocol violation: ${reason}`),
+      maxLineBytes: () => this.spec.maxLineBytes,
     };
     this.#channel =
       this.spec.transport === 'ipc' ? ipcChannel(child, handlers) : stdioChannel(child, handlers);
@@ -193,8 +194,8 @@ export class Bot extends TypedEmitter<BotEvents> {
   }
 
   /**
-   * Graceful stop: a shutdown message, then SIGTERM, then SIGKILL, each
-   * after `stopTimeoutMs`. Resolves once the process is gone.
+   * Graceful stop: a shutdown message, SIGTERM after `stopTimeoutMs`, SIGKILL
+   * `killTimeoutMs` later. Resolves once the process is gone.
    */
   async stop(reason: string): Promise<void> {
     if (!this.#child) {
@@ -208,7 +209,7 @@ export class Bot extends TypedEmitter<BotEvents> {
     if (!this.send({ type: 'shutdown', reason, graceMs: grace })) this.#signal('SIGTERM');
     this.#timers.push(
       setTimeout(() => this.#signal('SIGTERM'), grace),
-      setTimeout(() => this.#signal('SIGKILL'), grace * 2),
+      setTimeout(() => this.#signal('SIGKILL'), grace + this.spec.killTimeoutMs),
     );
     await this.#exited;
   }
@@ -256,4 +257,21 @@ export class Bot extends TypedEmitter<BotEvents> {
   exited(): Promise<void> {
     return this.#exited;
   }
+}
+
+/**
+ * Resolves with `ready`, or with the exit reason if the process ends first.
+ * Call it before `start()`: a spawn failure exits synchronously.
+ */
+export function readyOrExit(bot: Bot): Promise<'ready' | { exit: string }> {
+  return new Promise((resolve) => {
+    const offReady = bot.once('ready', () => {
+      offExit();
+      resolve('ready');
+    });
+    const offExit = bot.once('exit', (exit) => {
+      offReady();
+      resolve({ exit: exit.reason });
+    });
+  });
 }

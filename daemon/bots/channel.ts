@@ -14,6 +14,8 @@ export interface ChannelHandlers {
   output(line: OutputLine): void;
   /** The bot broke the protocol badly enough to be replaced (e.g. an endless line). */
   violation(reason: string): void;
+  /** Upper bound of one line from the bot (read at each chunk, so a config change applies live). */
+  maxLineBytes(): number;
 }
 
 /** How the daemon talks to one bot process, whatever the transport. */
@@ -23,9 +25,6 @@ export interface BotChannel {
   send(message: DaemonToBot): boolean;
 }
 
-/** Upper bound of one line from a bot; longer output is a protocol violation. */
-const MAX_LINE_BYTES = 4 * 1024 * 1024;
-
 /**
  * Splits a stream into lines, bounded so a bot that writes without newlines
  * cannot grow the daemon's memory.
@@ -34,6 +33,7 @@ export function readLines(
   stream: Readable,
   onLine: (line: string) => void,
   onOverflow: () => void,
+  maxBytes: () => number,
 ): void {
   let buffer = '';
   stream.setEncoding('utf8');
@@ -47,7 +47,7 @@ export function readLines(
       end = buffer.indexOf('\n', start);
     }
     buffer = buffer.slice(start);
-    if (buffer.length > MAX_LINE_BYTES) {
+    if (buffer.length > maxBytes()) {
       buffer = '';
       onOverflow();
     }
@@ -63,7 +63,8 @@ function captureStderr(child: ChildProcess, handlers: ChannelHandlers): void {
     readLines(
       child.stderr,
       (text) => handlers.output({ stream: 'stderr', text }),
-      () => handlers.violation('stderr line longer than 4 MiB'),
+      () => handlers.violation(`stderr line longer than ${handlers.maxLineBytes()} bytes`),
+      handlers.maxLineBytes,
     );
   }
 }
@@ -75,7 +76,8 @@ export function ipcChannel(child: ChildProcess, handlers: ChannelHandlers): BotC
     readLines(
       child.stdout,
       (text) => handlers.output({ stream: 'stdout', text }),
-      () => handlers.violation('stdout line longer than 4 MiB'),
+      () => handlers.violation(`stdout line longer than ${handlers.maxLineBytes()} bytes`),
+      handlers.maxLineBytes,
     );
   }
   captureStderr(child, handlers);
@@ -113,7 +115,8 @@ export function stdioChannel(child: ChildProcess, handlers: ChannelHandlers): Bo
         }
         if (trimmed) handlers.output({ stream: 'stdout', text });
       },
-      () => handlers.violation('stdout line longer than 4 MiB'),
+      () => handlers.violation(`stdout line longer than ${handlers.maxLineBytes()} bytes`),
+      handlers.maxLineBytes,
     );
   }
   captureStderr(child, handlers);

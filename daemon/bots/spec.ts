@@ -4,7 +4,8 @@ import type { Socket } from 'node:net';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { HiveError } from '../../protocol/errors.ts';
-import type { BotKindConfig, RestartPolicy } from '../config/schema.ts';
+import type { BotKindConfig, Config, RestartPolicy } from '../config/schema.ts';
+import { sameValue } from '../core/values.ts';
 import type { Spawner } from './bot.ts';
 
 /** A bot kind's settings resolved once (paths, transport, defaults), not on every spawn. */
@@ -21,10 +22,45 @@ export interface BotSpec {
   memoryLimitBytes: number | undefined;
   startTimeoutMs: number;
   stopTimeoutMs: number;
+  killTimeoutMs: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   taskTimeoutMs: number;
+  maxLineBytes: number;
   restart: RestartPolicy;
+}
+
+/** Every kind of a config, resolved, with its configured instance count. */
+export type KindSpecs = Map<string, { spec: BotSpec; instances: number }>;
+
+/** Resolves every bot kind; throws HIVE_CONFIG_INVALID for a command that cannot run. */
+export function resolveSpecs(
+  config: Config,
+  context: { baseDir: string; compileCacheDir?: string },
+): KindSpecs {
+  const specs: KindSpecs = new Map();
+  for (const [kind, kindConfig] of Object.entries(config.bots)) {
+    const spec = resolveSpec(kind, kindConfig, {
+      ...context,
+      defaultTaskTimeoutMs: config.queue.defaultTimeoutMs,
+    });
+    specs.set(kind, { spec, instances: kindConfig.instances });
+  }
+  return specs;
+}
+
+/**
+ * What a running process was started with. Anything else in a spec (limits,
+ * timeouts, restart policy, task types) can change under a running bot; a
+ * change here needs a new process. The heartbeat interval is one: the bot
+ * reads it from its environment at start.
+ */
+const LAUNCH_FIELDS = ['file', 'argv', 'env', 'cwd', 'transport', 'heartbeatIntervalMs'] as const;
+
+/** The launch fields that differ between two specs (empty: the same process would do). */
+export function launchChanges(a: BotSpec, b: BotSpec): string[] {
+  const changed = LAUNCH_FIELDS.filter((field) => !sameValue(a[field], b[field]));
+  return [...new Set(changed.map((f) => (f === 'file' || f === 'argv' ? 'command' : f)))];
 }
 
 const NODE_SCRIPT = /\.(c|m)?(j|t)s$/;
@@ -66,9 +102,11 @@ export function resolveSpec(
       memoryLimitBytes: config.memoryLimitMb ? config.memoryLimitMb * 1024 * 1024 : undefined,
       startTimeoutMs: config.startTimeoutMs,
       stopTimeoutMs: config.stopTimeoutMs,
+      killTimeoutMs: config.killTimeoutMs ?? config.stopTimeoutMs,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       heartbeatTimeoutMs: config.heartbeatTimeoutMs,
       taskTimeoutMs: config.taskTimeoutMs ?? context.defaultTaskTimeoutMs,
+      maxLineBytes: config.maxLineBytes,
       restart: config.restart,
     };
   }

@@ -1,11 +1,13 @@
 import { HiveError } from '../../protocol/errors.ts';
+import type { ConfigApplier } from '../config/manager.ts';
+import type { ConfigSnapshot } from '../config/sources.ts';
 import type { Clock } from '../core/clock.ts';
 import { TypedEmitter } from '../core/events.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import type { JsonDocument } from '../store/json-document.ts';
-import { Bot, type BotEvents, type BotExit, type Spawner } from './bot.ts';
+import { Bot, type BotEvents, type BotExit, readyOrExit, type Spawner } from './bot.ts';
 import { readProcStat, readRssBytes, signalGroup } from './proc.ts';
-import type { BotSpec } from './spec.ts';
+import { type BotSpec, type KindSpecs, launchChanges, resolveSpecs } from './spec.ts';
 
 /** What the registry document remembers of each bot, for status and orphan cleanup. */
 export interface RegistryBot {
@@ -44,10 +46,18 @@ interface KindPool {
 
 /**
  * Owns every bot: pools per kind, restarts with exponential backoff and a
- * crash-loop limit, memory and heartbeat enforcement, scaling.
+ * crash-loop limit, memory and heartbeat enforcement, scaling, and the live
+ * application of bot config (kinds added and removed, limits changed in
+ * place, bots whose launch changed replaced one at a time).
  */
-export class BotSupervisor extends TypedEmitter<SupervisorEvents> {
+export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements ConfigApplier {
+  readonly configPart = 'bots';
+  /** queue.defaultTimeoutMs is the task timeout of kinds that set none. */
+  readonly configKeys = ['bots', 'queue.defaultTimeoutMs'];
   readonly #pools = new Map<string, KindPool>();
+  /** Kinds with a rolling replacement under way. */
+  readonly #rolling = new Set<string>();
+  readonly #compileCacheDir: string | undefined;
   readonly #byName = new Map<string, Bot>();
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -63,8 +73,11 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> {
     log: Logger;
     spawner: Spawner;
     registry: JsonDocument<RegistryDoc>;
+    /** NODE_COMPILE_CACHE for Node bots. */
+    compileCacheDir?: string;
   }) {
     super();
+    this.#compileCacheDir = deps.compileCacheDir;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#spawner = deps.spawner;
@@ -89,18 +102,181 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> {
     return reaped;
   }
 
-  /** Sets up the pools from resolved specs and starts every bot. */
-  start(specs: Map<string, { spec: BotSpec; instances: number }>): void {
+  /** Resolves the bot kinds of a config (relative commands against its folder). */
+  specsOf(snapshot: Pick<ConfigSnapshot, 'config' | 'baseDir'>): KindSpecs {
+    return resolveSpecs(snapshot.config, {
+      baseDir: snapshot.baseDir,
+      ...(this.#compileCacheDir ? { compileCacheDir: this.#compileCacheDir } : {}),
+    });
+  }
+
+  /** A command that cannot run rejects the whole reload here, before anything changes. */
+  prepareConfig(next: ConfigSnapshot) {
+    const specs = this.specsOf(next);
+    return () => this.configure(specs);
+  }
+
+  /**
+   * Makes the pools match the specs: at start, and on every config load.
+   * Idempotent: a load without changes retries a rolling replacement that
+   * failed before. Returns notes for the config report.
+   */
+  configure(specs: KindSpecs): string[] {
+    const notes: string[] = [];
+    for (const kind of [...this.#pools.keys()])
+      if (!specs.has(kind)) notes.push(this.#removeKind(kind));
     for (const [kind, { spec, instances }] of specs) {
-      const effective = this.#effectiveInstances(kind, instances);
-      const pool: KindPool = { spec, configInstances: instances, instances: effective, bots: [] };
-      this.#pools.set(kind, pool);
-      this.#resize(kind, pool);
+      const pool = this.#pools.get(kind);
+      if (pool) notes.push(...this.#updateKind(kind, pool, spec, instances));
+      else notes.push(this.#addKind(kind, spec, instances));
     }
+    this.#persist();
+    return notes;
+  }
+
+  #addKind(kind: string, spec: BotSpec, instances: number): string {
+    // A `hive bots scale` override holds while the config value it overrode stays.
+    const override = this.#registry.data.scale[kind];
+    let effective = instances;
+    if (override?.configInstances === instances) effective = override.instances;
+    else if (override) delete this.#registry.data.scale[kind];
+    const pool: KindPool = { spec, configInstances: instances, instances: effective, bots: [] };
+    this.#pools.set(kind, pool);
+    this.#resize(kind, pool);
+    return `${kind}: ${effective} bots${effective !== instances ? ` (hive bots scale override; the config says ${instances})` : ''}`;
+  }
+
+  #removeKind(kind: string): string {
+    const pool = this.#pools.get(kind) as KindPool;
+    // Gone from the pools first: its bots' exits are not restarts, and no task goes to them.
+    this.#pools.delete(kind);
+    delete this.#registry.data.scale[kind];
+    for (const bot of pool.bots) void this.#retire(bot, 'bot kind removed from the config');
+    return `${kind}: removed; stopping its ${pool.bots.length} bots (their running tasks finish or go back to the queue)`;
+  }
+
+  #updateKind(kind: string, pool: KindPool, spec: BotSpec, instances: number): string[] {
+    const notes: string[] = [];
+    if (instances !== pool.configInstances) {
+      const override = this.#registry.data.scale[kind];
+      if (override && override.instances !== instances)
+        notes.push(
+          `${kind}: the config's instances (${instances}) replace the hive bots scale override (${override.instances})`,
+        );
+      delete this.#registry.data.scale[kind];
+      pool.configInstances = instances;
+      pool.instances = instances;
+    }
+    pool.spec = spec;
+    for (const bot of pool.bots) {
+      if (launchChanges(bot.spec, spec).length === 0 || !bot.running) this.#adopt(bot, spec);
+    }
+    this.#resize(kind, pool);
+    const stale = pool.bots.filter((b) => launchChanges(b.spec, spec).length > 0);
+    if (stale.length > 0) {
+      const what = launchChanges((stale[0] as Bot).spec, spec).join(', ');
+      notes.push(`${kind}: replacing ${stale.length} bots one at a time (${what} changed)`);
+      void this.#rollout(kind);
+    }
+    return notes;
+  }
+
+  /** Gives a bot the new spec in place; a failed bot whose launch changed gets another chance. */
+  #adopt(bot: Bot, spec: BotSpec): void {
+    const relaunch = launchChanges(bot.spec, spec).length > 0;
+    bot.spec = spec;
+    if (relaunch && bot.state === 'failed' && !this.#closing) {
+      this.#crashTimes.delete(bot.name);
+      this.#consecutiveCrashes.delete(bot.name);
+      bot.start();
+    }
+  }
+
+  /**
+   * Replaces a kind's bots whose launch is out of date, one at a time: start
+   * the new bot, wait until it is ready, hand it the old one's place, then
+   * stop the old one gracefully (its running tasks finish within its stop
+   * timeout or go back to the queue). A replacement that fails to become
+   * ready ends the rollout and the old bot keeps running; the next config
+   * load tries again. Re-reads the pool each round, so a newer config that
+   * arrives mid-way is what the rest of the rollout installs. Until it is
+   * replaced, a bot that crashes restarts on the launch it had, so a broken
+   * new command does not spread through crashes (`hive bots restart NAME`
+   * does move a bot to the current config).
+   */
+  async #rollout(kind: string): Promise<void> {
+    if (this.#rolling.has(kind)) return;
+    this.#rolling.add(kind);
+    try {
+      for (;;) {
+        const pool = this.#pools.get(kind);
+        if (!pool || this.#closing) return;
+        const old = pool.bots.find((b) => launchChanges(b.spec, pool.spec).length > 0);
+        if (!old) {
+          this.#log.info(`${kind}: every bot runs the current config`);
+          return;
+        }
+        if (!old.running) this.#adopt(old, pool.spec);
+        else if (!(await this.#replace(kind, pool, old))) return;
+      }
+    } finally {
+      this.#rolling.delete(kind);
+    }
+  }
+
+  async #replace(kind: string, pool: KindPool, old: Bot): Promise<boolean> {
+    const fresh = this.#createBot(kind, this.#freeIndex(kind), pool.spec);
+    this.#log.info(`${kind}: starting ${fresh.name} to replace ${old.name} (config changed)`, {
+      bot: fresh.name,
+      replaces: old.name,
+    });
+    const outcome = readyOrExit(fresh);
+    fresh.start();
+    this.#persist();
+    const result = await outcome;
+    const at = pool.bots.indexOf(old);
+    if (result !== 'ready' || this.#closing || this.#pools.get(kind) !== pool) {
+      if (result !== 'ready')
+        this.#log.error(
+          `${kind}: replacement ${fresh.name} did not become ready (${result.exit}); ${old.name} keeps running on the previous config; fix the config and reload`,
+          { bot: fresh.name },
+        );
+      await this.#retire(fresh, 'replacement not needed');
+      return false;
+    }
+    if (at === -1) {
+      // The old bot went away meanwhile (scaled down): keep the new one only if there is room.
+      if (pool.bots.length < pool.instances) pool.bots.push(fresh);
+      else await this.#retire(fresh, 'scaled down');
+      return true;
+    }
+    pool.bots[at] = fresh;
+    this.emit('ready', fresh);
+    await this.#retire(old, `replaced by ${fresh.name} (config changed)`);
+    return true;
+  }
+
+  /** Stops a bot that left its pool, then forgets it. */
+  async #retire(bot: Bot, reason: string): Promise<void> {
+    this.#cancelRestart(bot.name);
+    await bot.stop(reason);
+    if (this.#byName.get(bot.name) === bot) {
+      this.#byName.delete(bot.name);
+      delete this.#registry.data.bots[bot.name];
+    }
+    this.#crashTimes.delete(bot.name);
+    this.#consecutiveCrashes.delete(bot.name);
     this.#persist();
   }
 
-  /** A `hive bots scale` override counts only while the config still says what it overrode. */
+  /** The lowest index whose name no bot holds (a stopping bot keeps its name until it is gone). */
+  #freeIndex(kind: string): number {
+    let index = 0;
+    while (this.#byName.has(`${kind}-${index}`)) index++;
+    return index;
+  }
+
+  /** A `hive bots scale` override counts only while the config still says what it overrode (as in #addKind). */
   #effectiveInstances(kind: string, configInstances: number): number {
     const override = this.#registry.data.scale[kind];
     return override && override.configInstances === configInstances
@@ -178,37 +354,31 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> {
       );
     const from = pool.instances;
     pool.instances = instances;
-    this.#registry.data.scale[kind] = { instances, configInstances: pool.configInstances };
+    if (instances === pool.configInstances) delete this.#registry.data.scale[kind];
+    else this.#registry.data.scale[kind] = { instances, configInstances: pool.configInstances };
     const stopping = this.#resize(kind, pool);
     this.#persist();
     await Promise.all(stopping);
     return { from, to: instances };
   }
 
-  /** Starts missing bots and stops surplus ones (highest index first). */
+  /** Starts missing bots and stops surplus ones (out-of-date ones first, then the highest index). */
   #resize(kind: string, pool: KindPool): Promise<void>[] {
     const stopping: Promise<void>[] = [];
     while (pool.bots.length < pool.instances) {
-      const index = pool.bots.length;
-      const bot = this.#createBot(kind, index, pool.spec);
+      const bot = this.#createBot(kind, this.#freeIndex(kind), pool.spec);
       pool.bots.push(bot);
       bot.start();
     }
     while (pool.bots.length > pool.instances) {
-      const bot = pool.bots.pop()!;
-      this.#cancelRestart(bot.name);
-      stopping.push(
-        bot.stop('scaled down').then(() => {
-          this.#byName.delete(bot.name);
-          delete this.#registry.data.bots[bot.name];
-          this.#persist();
-        }),
-      );
+      const victim = surplus(pool);
+      pool.bots.splice(pool.bots.indexOf(victim), 1);
+      stopping.push(this.#retire(victim, 'scaled down'));
     }
     return stopping;
   }
 
-  /** Stops and starts one bot; also revives a bot marked failed. */
+  /** Stops and starts one bot, on its kind's current config; also revives a bot marked failed. */
   async restart(name: string): Promise<void> {
     const bot = this.get(name);
     this.#cancelRestart(name);
@@ -217,6 +387,7 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> {
     await bot.stop('restart requested');
     if (this.#closing || !this.#isCurrent(bot)) return;
     bot.restarts += 1;
+    bot.spec = this.#pools.get(bot.kind)?.spec ?? bot.spec;
     bot.start();
     this.#persist();
   }
@@ -345,6 +516,12 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> {
     });
   }
 
+  /** True when the bot runs with a launch (command, env...) older than its kind's config. */
+  isOutdated(bot: Bot): boolean {
+    const pool = this.#pools.get(bot.kind);
+    return pool !== undefined && launchChanges(bot.spec, pool.spec).length > 0;
+  }
+
   /** Stops every bot (in parallel, each with its own grace sequence). */
   async close(): Promise<void> {
     this.#closing = true;
@@ -353,4 +530,10 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> {
     this.#persist();
     await this.#registry.save().catch(() => {});
   }
+}
+
+/** The bot to stop when a pool shrinks: an out-of-date one if any, else the highest index. */
+function surplus(pool: KindPool): Bot {
+  const byIndex = [...pool.bots].sort((a, b) => b.index - a.index);
+  return byIndex.find((b) => launchChanges(b.spec, pool.spec).length > 0) ?? (byIndex[0] as Bot);
 }

@@ -71,7 +71,16 @@ export const BotKindSchema = z.strictObject({
       'ipc: Node child-process channel; stdio: JSON lines on stdin/stdout; auto: ipc for Node scripts',
     ),
   startTimeoutMs: positive('Time a bot has to send ready', 10_000),
-  stopTimeoutMs: positive('Time between shutdown, SIGTERM and SIGKILL when stopping a bot', 3_000),
+  stopTimeoutMs: positive(
+    'On stop, time a bot has after the shutdown message (to finish its tasks and exit) before SIGTERM',
+    3_000,
+  ),
+  killTimeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('On stop, time between SIGTERM and SIGKILL (default: stopTimeoutMs)'),
   heartbeatIntervalMs: positive('How often the SDK sends a heartbeat', 1_000),
   heartbeatTimeoutMs: positive('Silence after which a bot is killed and replaced', 10_000),
   taskTimeoutMs: z
@@ -80,6 +89,10 @@ export const BotKindSchema = z.strictObject({
     .min(1)
     .optional()
     .describe('Default task timeout for this kind (default: queue.defaultTimeoutMs)'),
+  maxLineBytes: positive(
+    'Longest line a bot may write on stdout or stderr; a longer one gets the bot replaced',
+    4 * 1024 * 1024,
+  ),
   restart: RestartPolicySchema,
 });
 
@@ -89,7 +102,9 @@ export const ConfigSchema = z.strictObject({
       socket: z
         .string()
         .optional()
-        .describe('Control socket path (default: <state>/run/hived.sock); needs a restart'),
+        .describe(
+          'Control socket path (default: <state>/run/hived.sock; --socket and HIVE_SOCKET win over it); needs a restart',
+        ),
       drainTimeoutMs: ms(
         'On stop, how long running tasks may finish before they are requeued',
         10_000,
@@ -102,6 +117,24 @@ export const ConfigSchema = z.strictObject({
         .enum(['text', 'json', 'off'])
         .default('text')
         .describe('Format of the log on stdout'),
+      logTaskEvents: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Write every task transition to tasks.jsonl (about a tenth of the CPU per task at full load)',
+        ),
+      logTailMaxBytes: positive(
+        'Most bytes `hive logs` reads from the end of a log file',
+        512 * 1024,
+      ),
+      logFlushTimeoutMs: positive(
+        'On stop, how long buffered log lines may take to reach their files',
+        3_000,
+      ),
+      lockProbeTimeoutMs: positive(
+        'At start, how long to wait for an answer on an existing control socket before treating it as stale (read at start only)',
+        500,
+      ),
     })
     .prefault({}),
   ipc: z
@@ -113,6 +146,11 @@ export const ConfigSchema = z.strictObject({
       ),
       maxClients: positive('Concurrent client connections', 1024),
       frameTimeoutMs: positive('Time an incomplete frame may stay incomplete', 30_000),
+      closeGraceMs: ms(
+        'On stop, time open connections get to read their last answers before they are destroyed',
+        200,
+      ),
+      closeTimeoutMs: ms('On stop, longest wait for the socket server to close', 1_000),
     })
     .prefault({}),
   queue: z
@@ -129,6 +167,8 @@ export const ConfigSchema = z.strictObject({
         30_000,
       ),
       leaseGraceMs: ms('Extra time past a task timeout before its lease expires', 500),
+      maxTaskTimeoutMs: positive('Largest timeout a submission may ask for', 86_400_000),
+      maxTaskAttempts: positive('Most attempts a submission may ask for', 100),
       maxQueued: positive(
         'Unfinished tasks the queue holds before refusing submissions',
         1_000_000,
@@ -157,6 +197,10 @@ export const ConfigSchema = z.strictObject({
             .describe('Finished tasks kept for `hive task get`'),
           maxAgeMs: ms('Finished tasks older than this are pruned', 3_600_000),
           pruneIntervalMs: positive('How often finished tasks are pruned', 5_000),
+          pruneBatch: positive(
+            'Most finished tasks one prune record removes (keeps each journal record small)',
+            5_000,
+          ),
         })
         .prefault({}),
       compactAfterBytes: positive(
@@ -217,6 +261,31 @@ export const ConfigSchema = z.strictObject({
     .record(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/), BotKindSchema)
     .default({})
     .describe('Bot kinds by name'),
+  config: z
+    .strictObject({
+      watch: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Reload when the config file or a drop-in changes (SIGHUP and `hive config reload` work either way)',
+        ),
+      debounceMs: z
+        .number()
+        .int()
+        .min(50)
+        .max(10_000)
+        .default(50)
+        .describe(
+          'Quiet time after the last file event before a reload; at least 50 ms, the window in which chokidar folds repeated change events into one',
+        ),
+      redact: z
+        .array(z.string().min(1))
+        .default([])
+        .describe(
+          'More key names whose values are shown as <redacted> (bot env values and keys named like secrets, e.g. *token*, *password*, *Key, always are)',
+        ),
+    })
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

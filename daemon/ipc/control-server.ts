@@ -2,18 +2,18 @@ import { chmodSync } from 'node:fs';
 import { IPCModule, type IpcSocket } from 'node-ipc';
 import { HiveError, toWireError } from '../../protocol/errors.ts';
 import type { Actor, ResponseData } from '../../protocol/wire.ts';
+import type { ConfigApplier } from '../config/manager.ts';
+import type { Config } from '../config/schema.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import { HiveFrameParser, PROTOCOL_ERROR_EVENT, type ProtocolErrorData } from './frame-parser.ts';
 import type { CommandRouter } from './router.ts';
 
-export interface ControlServerOptions {
+export type IpcLimits = Config['ipc'];
+
+export interface ControlServerOptions extends IpcLimits {
   socketPath: string;
   /** hived's own run folder (0700). node-ipc enforces the mode only on a socket inside it. */
   runDir: string;
-  maxFrameBytes: number;
-  maxPendingBytes: number;
-  maxClients: number;
-  frameTimeoutMs: number;
 }
 
 interface Connection {
@@ -28,8 +28,10 @@ interface Connection {
  * mode 0600 in a 0700 folder. Requests run concurrently per connection;
  * nothing a client sends can throw out of here.
  */
-export class ControlServer {
-  readonly #options: ControlServerOptions;
+export class ControlServer implements ConfigApplier {
+  readonly configPart = 'ipc';
+  readonly configKeys = ['ipc'];
+  #options: ControlServerOptions;
   readonly #router: CommandRouter;
   readonly #log: Logger;
   readonly #ipc = new IPCModule();
@@ -45,6 +47,33 @@ export class ControlServer {
 
   get connections(): number {
     return this.#connections.size;
+  }
+
+  prepareConfig(next: { config: Config }) {
+    return () => {
+      this.setLimits(next.config.ipc);
+      return undefined;
+    };
+  }
+
+  /**
+   * Changes the limits live. node-ipc reads them from its one parser per
+   * server at each frame and each write, and net.Server reads maxConnections
+   * at each accept; connections keep working across the change.
+   */
+  setLimits(limits: IpcLimits): void {
+    this.#options = { ...this.#options, ...limits };
+    const config = this.#ipc.config;
+    config.maxMessageSize = limits.maxFrameBytes;
+    config.maxPendingBytes = limits.maxPendingBytes;
+    config.messageTimeout = limits.frameTimeoutMs;
+    config.maxConnections = limits.maxClients;
+    if (!this.#listening) return;
+    const server = this.#ipc.server;
+    server.parser.maxMessageSize = limits.maxFrameBytes;
+    server.parser.maxPendingBytes = limits.maxPendingBytes;
+    server.parser.messageTimeout = limits.frameTimeoutMs;
+    if (server.server) server.server.maxConnections = limits.maxClients;
   }
 
   /** Starts listening; resolves once the socket accepts connections. */
@@ -225,8 +254,11 @@ export class ControlServer {
     for (const socket of this.#connections.keys()) socket.end();
     setTimeout(() => {
       for (const socket of this.#connections.keys()) socket.destroy();
-    }, 200).unref();
-    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    }, this.#options.closeGraceMs).unref();
+    await Promise.race([
+      closed,
+      new Promise((resolve) => setTimeout(resolve, this.#options.closeTimeoutMs).unref()),
+    ]);
   }
 }
 

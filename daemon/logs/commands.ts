@@ -4,10 +4,8 @@ import { z } from 'zod';
 import { args, type CommandRouter } from '../ipc/router.ts';
 import { type LogHub, PART_STREAMS, type StreamPart } from './log-hub.ts';
 
-const MAX_TAIL_BYTES = 512 * 1024;
-
-/** The last `lines` lines of a log file, reading at most 512 KiB from its end. */
-async function tailFile(path: string, lines: number): Promise<unknown[]> {
+/** The last `lines` lines of a log file, reading at most `maxBytes` from its end. */
+async function tailFile(path: string, lines: number, maxBytes: number): Promise<unknown[]> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     handle = await open(path, 'r');
@@ -16,7 +14,7 @@ async function tailFile(path: string, lines: number): Promise<unknown[]> {
   }
   try {
     const { size } = await handle.stat();
-    const length = Math.min(size, MAX_TAIL_BYTES);
+    const length = Math.min(size, maxBytes);
     const buffer = Buffer.alloc(length);
     await handle.read(buffer, 0, length, size - length);
     const text = buffer.toString('utf8');
@@ -46,11 +44,12 @@ export function registerLogCommands(router: CommandRouter, logs: LogHub): void {
     }),
     async handler(a, ctx) {
       const file = a.part ? PART_STREAMS[a.part] : 'hived.log';
-      const recent = await tailFile(join(logs.directory, file), a.lines);
+      const recent = await tailFile(join(logs.directory, file), a.lines, logs.tailMaxBytes);
       if (!a.follow) return { file, lines: recent };
       for (const line of recent) ctx.emit(line);
-      const off = logs.on('line', ({ line, main }) => {
-        if (a.part ? line.part === a.part : main) ctx.emit(line);
+      // The same lines the file gets: a part's stream, or hived.log.
+      const off = logs.on('line', ({ line, main, stream }) => {
+        if (a.part ? stream && line.part === a.part : main) ctx.emit(line);
       });
       await new Promise<void>((resolve) =>
         ctx.signal.addEventListener('abort', () => resolve(), { once: true }),

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import winston from 'winston';
+import type { ConfigApplier } from '../config/manager.ts';
+import type { Config } from '../config/schema.ts';
 import { TypedEmitter } from '../core/events.ts';
 
 /** The event stream file of each part (design §2); parts not listed log only to hived.log. */
@@ -16,6 +18,13 @@ export const PART_STREAMS = {
 } as const;
 
 export type StreamPart = keyof typeof PART_STREAMS;
+
+/**
+ * Streams that are a record rather than a log: every line is kept whatever
+ * the log level (config-changes.jsonl must show every change, also with
+ * `daemon.logLevel: error`).
+ */
+const RECORD_STREAMS: ReadonlySet<StreamPart> = new Set(['config']);
 export type PartName = StreamPart | 'daemon' | 'ipc' | 'store' | 'audit' | 'web';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type Fields = Record<string, unknown>;
@@ -40,16 +49,22 @@ export interface Logger {
   event(name: string, fields?: Fields): void;
 }
 
+export type ConsoleFormat = 'text' | 'json' | 'off';
+
 export interface LogHubOptions {
   dir: string;
   level: LogLevel;
   /** How hived writes to stdout (for pm2 logs and journald). */
-  console: 'text' | 'json' | 'off';
+  console: ConsoleFormat;
+  /** Most bytes `hive logs` reads from the end of a file. */
+  tailMaxBytes: number;
+  /** How long `close()` waits for buffered lines to reach their files. */
+  flushTimeoutMs: number;
 }
 
 interface LogHubEvents {
   /** `main`: the line went to stdout and hived.log, not only to its part's stream. */
-  line: { line: LogLine; main: boolean };
+  line: { line: LogLine; main: boolean; stream: boolean };
 }
 
 const textFormat = winston.format.printf((info) => {
@@ -66,39 +81,66 @@ const textFormat = winston.format.printf((info) => {
  * operators, one JSON-lines stream per part for tools. Lines still buffered
  * are lost on process.exit(), so `close()` waits for every file to finish.
  */
-export class LogHub extends TypedEmitter<LogHubEvents> {
+export class LogHub extends TypedEmitter<LogHubEvents> implements ConfigApplier {
+  readonly configPart = 'logs';
+  readonly configKeys = [
+    'daemon.logLevel',
+    'daemon.logConsole',
+    'daemon.logTailMaxBytes',
+    'daemon.logFlushTimeoutMs',
+  ];
   readonly #main: winston.Logger;
   readonly #streams = new Map<StreamPart, winston.Logger>();
   readonly #options: LogHubOptions;
+  #console: winston.transport | undefined;
   #closed = false;
 
   constructor(options: LogHubOptions) {
     super();
-    this.#options = options;
-    const transports: winston.transport[] = [
-      new winston.transports.File({ filename: join(options.dir, 'hived.log') }),
-    ];
-    if (options.console !== 'off') {
-      transports.push(
-        new winston.transports.Console({
-          format: options.console === 'json' ? winston.format.json() : textFormat,
-        }),
-      );
-    }
+    this.#options = { ...options };
     this.#main = winston.createLogger({
       level: options.level,
       format: winston.format.json(),
-      transports,
+      transports: [new winston.transports.File({ filename: join(options.dir, 'hived.log') })],
     });
+    this.setConsole(options.console);
   }
 
   get directory(): string {
     return this.#options.dir;
   }
 
+  get tailMaxBytes(): number {
+    return this.#options.tailMaxBytes;
+  }
+
   setLevel(level: LogLevel): void {
+    this.#options.level = level;
     this.#main.level = level;
-    for (const stream of this.#streams.values()) stream.level = level;
+    for (const [part, stream] of this.#streams) if (!RECORD_STREAMS.has(part)) stream.level = level;
+  }
+
+  /** Swaps the stdout transport (text for people, JSON for collectors, or none). */
+  setConsole(format: ConsoleFormat): void {
+    if (this.#console) this.#main.remove(this.#console);
+    this.#console = undefined;
+    this.#options.console = format;
+    if (format === 'off') return;
+    this.#console = new winston.transports.Console({
+      format: format === 'json' ? winston.format.json() : textFormat,
+    });
+    this.#main.add(this.#console);
+  }
+
+  prepareConfig(next: { config: Config }) {
+    const { logLevel, logConsole, logTailMaxBytes, logFlushTimeoutMs } = next.config.daemon;
+    return () => {
+      if (logLevel !== this.#options.level) this.setLevel(logLevel);
+      if (logConsole !== this.#options.console) this.setConsole(logConsole);
+      this.#options.tailMaxBytes = logTailMaxBytes;
+      this.#options.flushTimeoutMs = logFlushTimeoutMs;
+      return undefined;
+    };
   }
 
   #stream(part: PartName): winston.Logger | undefined {
@@ -107,7 +149,7 @@ export class LogHub extends TypedEmitter<LogHubEvents> {
     let stream = this.#streams.get(key);
     if (!stream) {
       stream = winston.createLogger({
-        level: this.#main.level,
+        level: RECORD_STREAMS.has(key) ? 'debug' : this.#main.level,
         format: winston.format.json(),
         transports: [
           new winston.transports.File({ filename: join(this.#options.dir, PART_STREAMS[key]) }),
@@ -118,8 +160,13 @@ export class LogHub extends TypedEmitter<LogHubEvents> {
     return stream;
   }
 
-  /** A logger for one part: operator lines go to stdout and hived.log, and to the part's stream. */
-  part(part: PartName): Logger {
+  /**
+   * A logger for one part: operator lines go to stdout and hived.log, and to
+   * the part's stream; `{ stream: false }` keeps operator lines out of the
+   * stream (whose lines are then only the part's `event()`s).
+   */
+  part(part: PartName, options: { stream?: boolean } = {}): Logger {
+    const toStream = options.stream !== false;
     const write = (
       level: LogLevel,
       message: string,
@@ -129,9 +176,10 @@ export class LogHub extends TypedEmitter<LogHubEvents> {
       if (this.#closed) return;
       const line: LogLine = { time: new Date().toISOString(), level, part, message, ...fields };
       if (toMain) this.#main.log(line);
-      const stream = this.#stream(part);
+      const stream = toStream || !toMain ? this.#stream(part) : undefined;
       if (stream) stream.log(line);
-      if (this.hasListeners('line')) this.emit('line', { line, main: toMain });
+      if (this.hasListeners('line'))
+        this.emit('line', { line, main: toMain, stream: stream !== undefined });
     };
     return {
       error: (message, fields) => write('error', message, fields, true),
@@ -143,7 +191,7 @@ export class LogHub extends TypedEmitter<LogHubEvents> {
   }
 
   /** Ends every logger and waits until their files are flushed (bounded by `timeoutMs`). */
-  async close(timeoutMs = 3000): Promise<void> {
+  async close(timeoutMs = this.#options.flushTimeoutMs): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const loggers = [this.#main, ...this.#streams.values()];

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HiveError } from '../../protocol/errors.ts';
 import type { Actor } from '../../protocol/wire.ts';
+import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
 import { TypedEmitter } from '../core/events.ts';
@@ -82,7 +83,7 @@ export interface VerifyResult {
  * account of what happened at start. One mutex serializes every backup,
  * verify, restore and prune, so none of them races another.
  */
-export class RecoveryService extends TypedEmitter<RecoveryEvents> {
+export class RecoveryService extends TypedEmitter<RecoveryEvents> implements ConfigApplier {
   readonly #deps: RecoveryDeps;
   readonly #mutex = new Mutex();
   readonly #restorer: LiveRestore | undefined;
@@ -123,7 +124,22 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> {
     this.#schedule.arm();
   }
 
-  /** Applies new settings (config reload): the schedule and retention follow at once. */
+  readonly configPart = 'recovery';
+  /**
+   * Applied live: the schedule and retention follow at once; repairOnStart
+   * is read at the next start, which is when it matters. `backup.dir` needs
+   * a restart (another folder is another catalog).
+   */
+  readonly configKeys = ['backup.intervalMs', 'backup.retention', 'backup.repairOnStart'];
+
+  prepareConfig(next: { config: Config }) {
+    return () => {
+      this.setConfig(next.config.backup);
+      return undefined;
+    };
+  }
+
+  /** Applies new settings: the schedule and retention follow at once. */
   setConfig(config: BackupConfig): void {
     this.#config = config;
     this.#schedule.arm();

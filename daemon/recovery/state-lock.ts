@@ -31,7 +31,12 @@ export class StateLock {
     this.#file = file;
   }
 
-  static async acquire(stateDir: string, runDir: string, socketPath: string): Promise<StateLock> {
+  static async acquire(
+    stateDir: string,
+    runDir: string,
+    socketPath: string,
+    options: { probeTimeoutMs: number },
+  ): Promise<StateLock> {
     const real = realpathSync(stateDir);
     const name = `\0hive-state-${createHash('sha256').update(real).digest('hex').slice(0, 40)}`;
     const file = join(runDir, 'hived.lock');
@@ -46,7 +51,7 @@ export class StateLock {
       throw await lockedError(real, file);
     }
     server.unref();
-    if (await socketAnswers(socketPath)) {
+    if (await socketAnswers(socketPath, options.probeTimeoutMs)) {
       server.close();
       // Not necessarily this state directory's daemon (--socket may point at another's).
       throw new HiveError(
@@ -89,7 +94,7 @@ async function lockedError(stateDir: string, file: string): Promise<HiveError> {
 }
 
 /** True when a daemon answers on the control socket (the socket file alone proves nothing). */
-function socketAnswers(path: string): Promise<boolean> {
+function socketAnswers(path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ path });
     const done = (alive: boolean) => {
@@ -98,6 +103,6 @@ function socketAnswers(path: string): Promise<boolean> {
     };
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
-    socket.setTimeout(500, () => done(false));
+    socket.setTimeout(timeoutMs, () => done(false));
   });
 }

@@ -164,7 +164,7 @@ export class EventStore<S, R> {
   constructor(dir: string, name: string, reducer: Reducer<S, R>, options: EventStoreOptions) {
     this.name = name;
     this.#reducer = reducer;
-    this.#options = options;
+    this.#options = { ...options };
     this.#state = reducer.empty();
     this.#snapshotFile = new DurableJsonFile<SnapshotFile>(join(dir, `${name}.json`));
     this.#journal = new Journal<R>(dir, name, (entry) => this.#apply(entry), options.fs);
@@ -176,6 +176,11 @@ export class EventStore<S, R> {
 
   get snapshotPath(): string {
     return this.#snapshotFile.path;
+  }
+
+  /** Takes effect at the next commit. */
+  setCompactAfterBytes(bytes: number): void {
+    this.#options.compactAfterBytes = bytes;
   }
 
   /** Called after each record is applied (live and during replay). */

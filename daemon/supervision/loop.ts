@@ -1,5 +1,6 @@
 import { HiveError } from '../../protocol/errors.ts';
 import type { BotSupervisor } from '../bots/supervisor.ts';
+import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../logs/log-hub.ts';
@@ -24,7 +25,9 @@ export interface SupervisionDeps {
   log: Logger;
 }
 
-export class SupervisionLoop {
+export class SupervisionLoop implements ConfigApplier {
+  readonly configPart = 'supervision';
+  readonly configKeys = ['supervision', 'queue.retention'];
   readonly #deps: SupervisionDeps;
   #timer: NodeJS.Timeout | undefined;
   #lastMemoryCheck = 0;
@@ -35,12 +38,25 @@ export class SupervisionLoop {
   #pruning = false;
 
   constructor(deps: SupervisionDeps) {
-    this.#deps = deps;
+    this.#deps = { ...deps };
   }
 
   start(): void {
     this.#lastTick = this.#deps.clock.now();
     this.#timer = setInterval(() => this.#tick(), this.#deps.config.tickMs);
+  }
+
+  prepareConfig(next: { config: Config }) {
+    return () => {
+      const tickChanged = next.config.supervision.tickMs !== this.#deps.config.tickMs;
+      this.#deps.config = next.config.supervision;
+      this.#deps.retention = next.config.queue.retention;
+      if (tickChanged && this.#timer) {
+        clearInterval(this.#timer);
+        this.start();
+      }
+      return undefined;
+    };
   }
 
   #tick(): void {
@@ -75,10 +91,10 @@ export class SupervisionLoop {
     if (this.#pruning) return;
     this.#pruning = true;
     try {
-      // prunable() hands out at most 5,000 ids so that one record stays small.
-      // Take batches until nothing is due: one batch per interval (1,000 tasks/s
-      // at the default 5 s) falls behind a sustained load, and finished tasks
-      // then pile up in memory and in every snapshot.
+      // prunable() hands out at most retention.pruneBatch ids so that one record
+      // stays small. Take batches until nothing is due: one batch per interval
+      // (1,000 tasks/s at the defaults) falls behind a sustained load, and
+      // finished tasks then pile up in memory and in every snapshot.
       for (;;) {
         const ids = this.#deps.queue.prunable(this.#deps.retention);
         if (ids.length === 0) break;

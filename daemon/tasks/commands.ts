@@ -50,6 +50,15 @@ export interface TaskCommandDeps {
 
 const taskId = z.string().min(1).max(64);
 
+/** A per-task setting above the configured ceiling is refused, naming the key that sets it. */
+function checkLimit(name: string, value: number | undefined, max: number, key: string): void {
+  if (value !== undefined && value > max)
+    throw new HiveError(
+      'HIVE_IPC_BAD_ARGS',
+      `task.submit: ${name}: at most ${max} (${key}), got ${value}`,
+    );
+}
+
 export function registerTaskCommands(router: CommandRouter, deps: TaskCommandDeps): void {
   const { queue, dispatcher, bots } = deps;
 
@@ -62,8 +71,8 @@ export function registerTaskCommands(router: CommandRouter, deps: TaskCommandDep
       payload: z.unknown().optional(),
       priority: z.number().int().min(0).max(9).optional(),
       key: z.string().min(1).max(200).optional(),
-      timeoutMs: z.number().int().min(1).max(86_400_000).optional(),
-      maxAttempts: z.number().int().min(1).max(100).optional(),
+      timeoutMs: z.number().int().min(1).optional(),
+      maxAttempts: z.number().int().min(1).optional(),
       wait: z.boolean().optional(),
       waitTimeoutMs: z.number().int().min(1).optional(),
     }),
@@ -83,6 +92,8 @@ export function registerTaskCommands(router: CommandRouter, deps: TaskCommandDep
         );
       }
       const config = deps.config();
+      checkLimit('timeoutMs', a.timeoutMs, config.maxTaskTimeoutMs, 'queue.maxTaskTimeoutMs');
+      checkLimit('maxAttempts', a.maxAttempts, config.maxTaskAttempts, 'queue.maxTaskAttempts');
       if (queue.unfinished >= config.maxQueued) {
         throw new HiveError(
           'HIVE_TASK_QUEUE_FULL',

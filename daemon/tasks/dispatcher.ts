@@ -2,6 +2,7 @@ import type { ResultMessage } from '../../protocol/bot.ts';
 import { HiveError } from '../../protocol/errors.ts';
 import type { Bot, BotExit } from '../bots/bot.ts';
 import type { BotSupervisor } from '../bots/supervisor.ts';
+import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
 import { MinHeap } from '../core/heap.ts';
@@ -24,7 +25,10 @@ interface LeaseDeadline {
  * shutdown. Every transition goes through the durable queue first; a bot
  * only sees a task after its lease is on disk.
  */
-export class Dispatcher {
+export class Dispatcher implements ConfigApplier {
+  readonly configPart = 'tasks';
+  /** Read at each lease and each retry: a change applies to the next one. */
+  readonly configKeys = ['queue.retry', 'queue.leaseGraceMs'];
   readonly #queue: TaskQueue;
   readonly #bots: BotSupervisor;
   readonly #scheduler: Scheduler;
@@ -67,6 +71,13 @@ export class Dispatcher {
 
   setConfig(config: QueueConfig): void {
     this.#config = config;
+  }
+
+  prepareConfig(next: { config: Config }) {
+    return () => {
+      this.setConfig(next.config.queue);
+      return undefined;
+    };
   }
 
   /**

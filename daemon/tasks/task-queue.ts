@@ -1,5 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { HiveError } from '../../protocol/errors.ts';
+import type { ConfigApplier } from '../config/manager.ts';
+import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
 import { Deque } from '../core/deque.ts';
 import { TypedEmitter } from '../core/events.ts';
@@ -65,7 +67,9 @@ function randomHex10(): string {
  * The durable queue: every change is a journal record applied once it is on
  * disk, so what this class shows is always what a restart would show.
  */
-export class TaskQueue extends TypedEmitter<TaskQueueEvents> {
+export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigApplier {
+  readonly configPart = 'tasks';
+  readonly configKeys = ['queue.compactAfterBytes'];
   readonly #store: EventStore<QueueState, TaskRecord>;
   readonly #clock: Clock;
   readonly ready: ReadyIndex;
@@ -276,7 +280,7 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> {
    * Ids of finished tasks past their retention: older than maxAgeMs, or
    * beyond the newest maxFinished.
    */
-  prunable(retention: { maxFinished: number; maxAgeMs: number }): string[] {
+  prunable(retention: { maxFinished: number; maxAgeMs: number; pruneBatch: number }): string[] {
     const now = this.#clock.now();
     const ids: string[] = [];
     while (this.#finished.size > 0) {
@@ -291,7 +295,7 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> {
       if (!tooMany && !tooOld) break;
       ids.push(id);
       this.#finished.shift();
-      if (ids.length >= 5000) break;
+      if (ids.length >= retention.pruneBatch) break;
     }
     return ids;
   }
@@ -375,6 +379,13 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> {
 
   compact(): Promise<void> {
     return this.#store.compact();
+  }
+
+  prepareConfig(next: { config: Config }) {
+    return () => {
+      this.#store.setCompactAfterBytes(next.config.queue.compactAfterBytes);
+      return undefined;
+    };
   }
 
   close(options: { compact: boolean }): Promise<void> {

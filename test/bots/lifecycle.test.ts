@@ -40,11 +40,14 @@ test('a bot that never sends ready is killed at its start timeout and started ag
   const starts = await waitFor(
     () => {
       const found = readMarks(marks).filter((m) => m.event === 'start');
-      return found.length >= 2 ? found : undefined;
+      return found.some((m) => m.pid === again.pid) ? found : undefined;
     },
-    { what: 'the second process to start' },
+    { what: 'the restarted process to start' },
   );
-  t.is(starts[1]?.pid, again.pid ?? undefined);
+  // On a loaded machine the second process may also have timed out by the time
+  // status was read: the one seen is a later start, not necessarily the second.
+  t.is(starts[0]?.pid, firstPid);
+  t.true(starts.findIndex((m) => m.pid === again.pid) >= 1);
   // Killed at the start timeout, not earlier (origin is slightly after the spawn).
   const exit = await waitFor(
     () => readLog(daemon, 'bots.jsonl').find((l) => String(l.message).startsWith('mute-0 exited')),

@@ -1,15 +1,11 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
-import {
-  type ConfigProblem,
-  embeddedConfig,
-  loadConfigFile,
-  parseConfigText,
-} from '../../daemon/config/load.ts';
+import { type ConfigProblem, parseConfigText } from '../../daemon/config/load.ts';
 import { ConfigSchema, EMBEDDED_CONFIG } from '../../daemon/config/schema.ts';
+import { configLocation, readSnapshot } from '../../daemon/config/sources.ts';
 import { HiveError } from '../../protocol/errors.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,10 +27,14 @@ function invalid(
   return { error, problems: (error.details as { problems: ConfigProblem[] }).problems };
 }
 
-test('the embedded config validates and its sample bots exist', (t) => {
+test('the embedded config validates and its sample bots exist', async (t) => {
   t.notThrows(() => ConfigSchema.parse(EMBEDDED_CONFIG));
-  const loaded = embeddedConfig(ROOT);
-  t.is(loaded.source, 'embedded');
+  // No main file and no drop-ins: the embedded default, relative to the project.
+  const loaded = await readSnapshot(configLocation(join(tempDir(t), 'hive.yaml'), ROOT), {
+    mainRequired: false,
+  });
+  t.is(loaded.base, 'embedded');
+  t.deepEqual(loaded.files, []);
   t.is(loaded.baseDir, ROOT);
   const { bots } = loaded.config;
   t.deepEqual(Object.keys(bots).sort(), ['echo', 'textstats']);
@@ -61,11 +61,11 @@ test('a wrong type names the key path, the value, the expectation and the line',
     {
       file: 'hive.yaml',
       path: 'bots.echo.instances',
-      message: 'expected number, got "two"',
+      message: 'expected integer ≥ 0, got "two"',
       line: 7,
     },
   ]);
-  t.is(error.message, 'hive.yaml: bots.echo.instances: expected number, got "two" (line 7)');
+  t.is(error.message, 'hive.yaml: bots.echo.instances: expected integer ≥ 0, got "two" (line 7)');
 });
 
 test('values out of range and bad enums are reported with their lines, all at once', (t) => {
@@ -83,14 +83,14 @@ test('values out of range and bad enums are reported with their lines, all at on
   const byPath = new Map(problems.map((p) => [p.path, p]));
   t.is(problems.length, 3);
   t.is(byPath.get('queue.defaultPriority')?.line, 2);
-  t.regex(byPath.get('queue.defaultPriority')?.message ?? '', /expected a number ≤ 9, got 12/);
+  t.regex(byPath.get('queue.defaultPriority')?.message ?? '', /expected integer 0–9, got 12/);
   t.is(byPath.get('daemon.logLevel')?.line, 4);
   t.regex(
     byPath.get('daemon.logLevel')?.message ?? '',
     /expected one of "error", "warn", "info", "debug", got "loud"/,
   );
   t.is(byPath.get('bots.echo.instances')?.line, 8);
-  t.regex(byPath.get('bots.echo.instances')?.message ?? '', /expected a number ≥ 0, got -1/);
+  t.regex(byPath.get('bots.echo.instances')?.message ?? '', /expected integer ≥ 0, got -1/);
 });
 
 test('unknown keys are errors, at every level', (t) => {
@@ -118,7 +118,7 @@ test('a missing required value points into its block', (t) => {
   const { problems } = invalid(t, ['bots:', '  echo:', '    instances: 2'].join('\n'));
   t.is(problems.length, 1);
   t.is(problems[0]?.path, 'bots.echo.command');
-  t.is(problems[0]?.message, 'expected string, got nothing');
+  t.is(problems[0]?.message, 'expected non-empty string, got nothing');
   t.is(problems[0]?.line, 3);
 });
 
@@ -143,9 +143,13 @@ test('a top level that is not a mapping is refused', (t) => {
   }
 });
 
-test('an empty file, or one with only comments, gives the defaults', (t) => {
+test('an empty file is refused (a save caught halfway); one with only comments gives the defaults', (t) => {
+  for (const text of ['', '\n\n', '  \n']) {
+    const { problems } = invalid(t, text);
+    t.regex(problems[0]?.message ?? '', /the file is empty/, JSON.stringify(text));
+  }
   const defaults = ConfigSchema.parse({});
-  for (const text of ['', '\n\n', '# nothing configured yet\n', '---\n']) {
+  for (const text of ['# nothing configured yet\n', '---\n', '{}']) {
     t.deepEqual(parseConfigText(text, 'hive.yaml'), defaults, JSON.stringify(text));
   }
   t.deepEqual(defaults.bots, {});
@@ -153,14 +157,19 @@ test('an empty file, or one with only comments, gives the defaults', (t) => {
   t.is(defaults.ipc.maxFrameBytes, 1024 * 1024);
 });
 
-test('loadConfigFile reads YAML and JSON files', async (t) => {
+test('readSnapshot reads YAML and JSON main files', async (t) => {
   const dir = tempDir(t);
   const yamlFile = join(dir, 'hive.yaml');
   writeFileSync(yamlFile, 'bots:\n  echo:\n    command: bots/echo.ts\n    instances: 3\n');
-  const fromYaml = await loadConfigFile(yamlFile, dir);
-  t.is(fromYaml.source, yamlFile);
+  const fromYaml = await readSnapshot(configLocation(yamlFile, ROOT), { mainRequired: true });
+  t.is(fromYaml.base, 'file');
+  t.deepEqual(
+    fromYaml.files.map((f) => [f.path, f.role]),
+    [[yamlFile, 'main']],
+  );
   t.is(fromYaml.baseDir, dir);
   t.is(fromYaml.config.bots.echo?.instances, 3);
+  t.true(Object.isFrozen(fromYaml.config.bots.echo), 'snapshots are frozen all the way down');
 
   const jsonFile = join(dir, 'hive.json');
   writeFileSync(
@@ -174,7 +183,7 @@ test('loadConfigFile reads YAML and JSON files', async (t) => {
       2,
     ),
   );
-  const fromJson = await loadConfigFile(jsonFile, dir);
+  const fromJson = await readSnapshot(configLocation(jsonFile, ROOT), { mainRequired: true });
   t.is(fromJson.config.queue.defaultPriority, 2);
   t.deepEqual(fromJson.config.bots.echo?.args, ['--fast']);
   t.is(fromJson.config.bots.echo?.instances, 1, 'defaults fill in what JSON leaves out');
@@ -185,17 +194,33 @@ test('loadConfigFile reads YAML and JSON files', async (t) => {
     badJson,
     '{\n  "bots": {\n    "echo": { "command": "x", "instances": "2" }\n  }\n}\n',
   );
-  const error = await t.throwsAsync(loadConfigFile(badJson, dir), { instanceOf: HiveError });
+  const error = await t.throwsAsync(
+    readSnapshot(configLocation(badJson, ROOT), { mainRequired: true }),
+    { instanceOf: HiveError },
+  );
   t.is(error?.code, 'HIVE_CONFIG_INVALID');
-  t.regex(error?.message ?? '', /bots\.echo\.instances: expected number, got "2" \(line 3\)/);
+  t.regex(
+    error?.message ?? '',
+    /bad\.json: bots\.echo\.instances: expected integer ≥ 0, got "2" \(line 3\)/,
+  );
 });
 
-test('an unreadable file gives HIVE_CONFIG_UNREADABLE', async (t) => {
+test('a missing (when required) or unreadable main file gives HIVE_CONFIG_UNREADABLE', async (t) => {
   const dir = tempDir(t);
   const missing = join(dir, 'nope.yaml');
-  const error = await t.throwsAsync(loadConfigFile(missing, dir), { instanceOf: HiveError });
+  const error = await t.throwsAsync(
+    readSnapshot(configLocation(missing, ROOT), { mainRequired: true }),
+    { instanceOf: HiveError },
+  );
   t.is(error?.code, 'HIVE_CONFIG_UNREADABLE');
   t.true(error?.message.startsWith(missing));
-  const folder = await t.throwsAsync(loadConfigFile(dir, dir), { instanceOf: HiveError });
+  t.regex(error?.message ?? '', /missing/);
+  // A folder where the file should be: what stops even root from reading it.
+  mkdirSync(join(dir, 'folder.yaml'));
+  const folder = await t.throwsAsync(
+    readSnapshot(configLocation(join(dir, 'folder.yaml'), ROOT), { mainRequired: true }),
+    { instanceOf: HiveError },
+  );
   t.is(folder?.code, 'HIVE_CONFIG_UNREADABLE');
+  t.regex(folder?.message ?? '', /a folder, not a file/);
 });

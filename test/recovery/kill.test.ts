@@ -68,9 +68,10 @@ test('kill -9 during a backup: no half backup is left or listed, the state is in
 });
 
 /**
- * Old state: a1..a3 cancelled, b1..b3 submitted, spare scaled (an override
+ * Old state: four tasks, three of them cancelled, two more submitted, spare scaled (an override
  * in the registry). New state (the backup, plus the tasks it lacks): every
- * task queued, no override.
+ * task queued, no override. (Scaling spare to 1 starts one bot: an override
+ * exists only while it differs from the config.)
  */
 function restoreKilledAt(point: string) {
   return async (t: ExecutionContext) => {
@@ -79,7 +80,7 @@ function restoreKilledAt(point: string) {
     const { id } = (await first.call('backup.create', {})) as { id: string };
     for (const taskId of a.slice(0, 3)) await first.call('task.cancel', { id: taskId });
     const b = [await submit(first), await submit(first)];
-    await first.call('bots.scale', { kind: 'spare', instances: 0 });
+    await first.call('bots.scale', { kind: 'spare', instances: 1 });
     await fire(first, 'backup.restore', { id });
     await killAt(first, point);
 
