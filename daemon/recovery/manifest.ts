@@ -18,9 +18,6 @@ export const PARTS_OF: Record<BackupKind, readonly StatePart[]> = {
   full: ['queue', 'registry', 'assignments'],
 };
 
-/** The parts a restore puts back; assignments are derived from the queue (see assignments.ts). */
-export const RESTORED_PARTS: readonly StatePart[] = ['queue', 'registry'];
-
 export const BACKUP_SOURCES = [
   'manual',
   'schedule',
@@ -91,9 +88,4 @@ export function groupOf(entry: Pick<Manifest, 'kind' | 'restorePoint'>): string 
 
 export function sameRevision(a: Revision, b: Revision): boolean {
   return a.queueSeq === b.queueSeq && a.registrySha256 === b.registrySha256;
-}
-
-/** Short human form of a revision: `q1234/r3fa2c1d0`. */
-export function revisionText(revision: Revision): string {
-  return `q${revision.queueSeq}/r${revision.registrySha256.slice(0, 8)}`;
 }
