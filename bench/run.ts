@@ -5,7 +5,7 @@
  *
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
- *                  throughput, submit, config (default: all)
+ *                  throughput, submit, config, recovery (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -39,6 +39,7 @@ import {
 } from './lib.ts';
 import { describeMachine } from './machine.ts';
 import { type Pm2Peer, startPm2 } from './pm2.ts';
+import { benchRecovery, type RecoveryBenchResult } from './recovery.ts';
 import { benchRestart, type RestartResult } from './restart.ts';
 import { benchRoundTrip, type RoundTripResult } from './roundtrip.ts';
 import { type RssResult, sampleRss, startNodeFloor } from './rss.ts';
@@ -50,7 +51,16 @@ import {
   type ThroughputResult,
 } from './throughput.ts';
 
-const ALL = ['status', 'roundtrip', 'restart', 'rss', 'throughput', 'submit', 'config'] as const;
+const ALL = [
+  'status',
+  'roundtrip',
+  'restart',
+  'rss',
+  'throughput',
+  'submit',
+  'config',
+  'recovery',
+] as const;
 type BenchName = (typeof ALL)[number];
 
 const { values: flags } = parseArgs({
@@ -106,6 +116,7 @@ interface Results {
   throughput?: ThroughputResult;
   submitAck?: SubmitAckResult;
   configReload?: ConfigReloadResult;
+  recovery?: RecoveryBenchResult;
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -255,6 +266,14 @@ async function phaseConfig(results: Results): Promise<void> {
   });
 }
 
+async function phaseRecovery(results: Results): Promise<void> {
+  if (!selected.has('recovery')) return;
+  await phase('recovery', async () => {
+    log('backup, restore and verify of 100,000 tasks and 1,000 bot records (in-process)');
+    results.recovery = await benchRecovery({ runs: 5, log });
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Report
 
@@ -268,8 +287,17 @@ interface Row {
 
 function rows(results: Results): Row[] {
   const out: Row[] = [];
-  const { status, roundTrip, roundTripAwake, throughput, submitAck, restart, rss, configReload } =
-    results;
+  const {
+    status,
+    roundTrip,
+    roundTripAwake,
+    throughput,
+    submitAck,
+    restart,
+    rss,
+    configReload,
+    recovery,
+  } = results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
     const peers = [{ name: 'node -e 0', value: status.nodeBaselineMs.median }];
@@ -447,7 +475,42 @@ function rows(results: Results): Row[] {
       },
     );
   }
+  if (recovery) out.push(...recoveryRows(recovery));
   return out;
+}
+
+function recoveryRows(r: RecoveryBenchResult): Row[] {
+  const what = `${r.tasks / 1000}k tasks, ${r.bots} bots, ${(r.fullBackupBytes / 1e6).toFixed(0)} MB`;
+  return [
+    {
+      metric: `7. backup, full (${what}), median`,
+      value: r.backupMs.median,
+      unit: 'ms',
+      target: { op: '<=', value: 500, text: '≤ 500 ms' },
+    },
+    {
+      metric: '7. restore: parse, check, swap (checksums and safety backup apart), median',
+      value: r.restoreSwapMs.median,
+      unit: 'ms',
+      target: { op: '<=', value: 500, text: '≤ 500 ms' },
+    },
+    {
+      metric: '7. restore as hive backup restore --yes runs it (+ checksums, safety backup)',
+      value: r.restoreMs.median,
+      unit: 'ms',
+    },
+    {
+      metric: '7. verify: read + SHA-256 of the backup files, median',
+      value: r.checksumMBps.median,
+      unit: 'MB/s',
+      target: { op: '>=', value: 200, text: '≥ 200 MB/s' },
+    },
+    {
+      metric: '7. verify with the trial restore and invariants, median',
+      value: r.verifyMBps.median,
+      unit: 'MB/s',
+    },
+  ];
 }
 
 function fmt(x: number): string {
@@ -507,7 +570,7 @@ async function main(): Promise<number> {
   await warmCompileCache();
   const results: Results = {};
   let failed = false;
-  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit, phaseConfig]) {
+  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit, phaseConfig, phaseRecovery]) {
     try {
       await phase(results);
     } catch (error) {

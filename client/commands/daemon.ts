@@ -12,16 +12,23 @@ interface Status {
     socket: string;
     config: string;
     stopping?: boolean;
+    mode?: 'normal' | 'safe';
+    safeMode?: string;
   };
   bots: BotRow[];
   queue: Record<string, number>;
+  recovery?: { problems: string[] };
 }
 
 export function renderStatus(result: unknown): string {
-  const { daemon, bots, queue } = result as Status;
+  const { daemon, bots, queue, recovery } = result as Status;
   const head = `hived ${daemon.version}  pid ${daemon.pid}  up ${duration(daemon.uptimeMs)}  last start: ${daemon.lastStart}${daemon.stopping ? '  STOPPING' : ''}`;
-  const detail =
+  let detail =
     daemon.lastStart === 'crash' && daemon.lastStartDetail ? `\n  ${daemon.lastStartDetail}` : '';
+  if (daemon.mode === 'safe')
+    detail += `\nSAFE MODE: nothing is dispatched. ${daemon.safeMode ?? ''}`;
+  const problems = recovery?.problems.length ?? 0;
+  if (problems > 0) detail += `\nrecovery: ${recovery?.problems.join('; ')} (hive recovery status)`;
   const q = Object.entries(queue)
     .map(([k, v]) => `${k} ${v}`)
     .join('  ');

@@ -90,7 +90,13 @@ export type TaskRecord =
   /** Lease released without counting an attempt (daemon drain or restart). */
   | { t: 'requeue'; id: string; token: number; at: number; reason: string }
   | { t: 'cancel'; id: string; at: number; reason: string }
-  | { t: 'prune'; ids: string[] };
+  | { t: 'prune'; ids: string[] }
+  /**
+   * A whole task put back as it was (a restore keeps tasks acknowledged after
+   * its backup). Ignored when the id exists; the key is dropped when another
+   * task already holds it, so a replay builds the same key map.
+   */
+  | { t: 'restore'; task: Task };
 
 export interface QueueState {
   tasks: Map<string, Task>;
@@ -206,6 +212,14 @@ export function applyTaskRecord(
       task.state = 'cancelled';
       task.error = { reason: 'cancelled', message: record.reason };
       task.updatedAt = task.finishedAt = record.at;
+      return task;
+    }
+    case 'restore': {
+      if (state.tasks.has(record.task.id)) return undefined;
+      const task = structuredClone(record.task);
+      if (task.key !== undefined && state.keys.has(task.key)) delete task.key;
+      state.tasks.set(task.id, task);
+      if (task.key !== undefined) state.keys.set(task.key, task.id);
       return task;
     }
     case 'prune': {
