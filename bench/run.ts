@@ -5,7 +5,7 @@
  *
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
- *                  throughput, submit, config, audit (default: all)
+ *                  throughput, submit, config, recovery, audit (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -40,6 +40,7 @@ import {
 } from './lib.ts';
 import { describeMachine } from './machine.ts';
 import { type Pm2Peer, startPm2 } from './pm2.ts';
+import { benchRecovery, type RecoveryBenchResult } from './recovery.ts';
 import { benchRestart, type RestartResult } from './restart.ts';
 import { benchRoundTrip, type RoundTripResult } from './roundtrip.ts';
 import { type RssResult, sampleRss, startNodeFloor } from './rss.ts';
@@ -59,6 +60,7 @@ const ALL = [
   'throughput',
   'submit',
   'config',
+  'recovery',
   'audit',
 ] as const;
 type BenchName = (typeof ALL)[number];
@@ -116,6 +118,7 @@ interface Results {
   throughput?: ThroughputResult;
   submitAck?: SubmitAckResult;
   configReload?: ConfigReloadResult;
+  recovery?: RecoveryBenchResult;
   audit?: AuditBenchResult;
 }
 
@@ -253,19 +256,6 @@ async function submitBenchmark(results: Results): Promise<void> {
   }
 }
 
-async function phaseAudit(results: Results): Promise<void> {
-  if (!selected.has('audit')) return;
-  await phase('audit', async () => {
-    results.audit = await benchAudit({
-      appendSeconds: 5,
-      inFlight: 256,
-      corpusEntries: 1_000_000,
-      queryRuns: 40,
-      log,
-    });
-  });
-}
-
 async function phaseConfig(results: Results): Promise<void> {
   if (!selected.has('config')) return;
   await phase('config', async () => {
@@ -276,6 +266,27 @@ async function phaseConfig(results: Results): Promise<void> {
     } finally {
       await daemon.stop();
     }
+  });
+}
+
+async function phaseRecovery(results: Results): Promise<void> {
+  if (!selected.has('recovery')) return;
+  await phase('recovery', async () => {
+    log('backup, restore and verify of 100,000 tasks and 1,000 bot records (in-process)');
+    results.recovery = await benchRecovery({ runs: 5, log });
+  });
+}
+
+async function phaseAudit(results: Results): Promise<void> {
+  if (!selected.has('audit')) return;
+  await phase('audit', async () => {
+    results.audit = await benchAudit({
+      appendSeconds: 5,
+      inFlight: 256,
+      corpusEntries: 1_000_000,
+      queryRuns: 40,
+      log,
+    });
   });
 }
 
@@ -292,8 +303,18 @@ interface Row {
 
 function rows(results: Results): Row[] {
   const out: Row[] = [];
-  const { status, roundTrip, roundTripAwake, throughput, submitAck, restart, rss } = results;
-  const { configReload, audit } = results;
+  const {
+    status,
+    roundTrip,
+    roundTripAwake,
+    throughput,
+    submitAck,
+    restart,
+    rss,
+    configReload,
+    recovery,
+    audit,
+  } = results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
     const peers = [{ name: 'node -e 0', value: status.nodeBaselineMs.median }];
@@ -471,25 +492,60 @@ function rows(results: Results): Row[] {
       },
     );
   }
+  if (recovery) out.push(...recoveryRows(recovery));
   if (audit) out.push(...auditRows(audit));
   return out;
+}
+
+function recoveryRows(r: RecoveryBenchResult): Row[] {
+  const what = `${r.tasks / 1000}k tasks, ${r.bots} bots, ${(r.fullBackupBytes / 1e6).toFixed(0)} MB`;
+  return [
+    {
+      metric: `7. backup, full (${what}), median`,
+      value: r.backupMs.median,
+      unit: 'ms',
+      target: { op: '<=', value: 500, text: '≤ 500 ms' },
+    },
+    {
+      metric: '7. restore: parse, check, swap (checksums and safety backup apart), median',
+      value: r.restoreSwapMs.median,
+      unit: 'ms',
+      target: { op: '<=', value: 500, text: '≤ 500 ms' },
+    },
+    {
+      metric: '7. restore as hive backup restore --yes runs it (+ checksums, safety backup)',
+      value: r.restoreMs.median,
+      unit: 'ms',
+    },
+    {
+      metric: '7. verify: read + SHA-256 of the backup files, median',
+      value: r.checksumMBps.median,
+      unit: 'MB/s',
+      target: { op: '>=', value: 200, text: '≥ 200 MB/s' },
+    },
+    {
+      metric: '7. verify with the trial restore and invariants, median',
+      value: r.verifyMBps.median,
+      unit: 'MB/s',
+    },
+  ];
 }
 
 function auditRows(a: AuditBenchResult): Row[] {
   const out: Row[] = [
     {
-      metric: `7. audit append, sustained (${a.append.inFlight} writers awaiting fdatasync)`,
+      metric: `8. audit append, sustained (${a.append.inFlight} writers awaiting fdatasync)`,
       value: a.append.entriesPerSecond,
       unit: 'entries/s',
       target: { op: '>=', value: 20_000, text: '≥ 20,000 entries/s' },
     },
     {
-      metric: '7. audit append latency to durable, p99',
+      metric: '8. audit append latency to durable, p99',
       value: a.append.latencyMs.p99,
       unit: 'ms',
     },
     {
-      metric: `7. audit verify, ${a.corpus.entries.toLocaleString('en-US')} entries (MACs checked)`,
+      metric: `8. audit verify, ${a.corpus.entries.toLocaleString('en-US')} entries (MACs checked)`,
       value: a.verify.seconds,
       unit: 's',
       target: { op: '<=', value: 5, text: '≤ 5 s' },
@@ -499,7 +555,7 @@ function auditRows(a: AuditBenchResult): Row[] {
   for (const [name, summary] of Object.entries(a.query)) {
     const primary = name === 'actor alice' || name === 'action command.task.submit';
     out.push({
-      metric: `7. audit newest 100, ${name}, p95`,
+      metric: `8. audit newest 100, ${name}, p95`,
       value: summary.p95,
       unit: 'ms',
       ...(primary ? { target: { op: '<=' as const, value: 50, text: '≤ 50 ms' } } : {}),
@@ -508,7 +564,7 @@ function auditRows(a: AuditBenchResult): Row[] {
   }
   for (const [name, scan] of Object.entries(a.scan)) {
     out.push({
-      metric: `7. audit full scan, rare ${name}`,
+      metric: `8. audit full scan, rare ${name}`,
       value: scan.entriesPerSecond,
       unit: 'entries/s',
       ...(name.startsWith('actor')
@@ -517,7 +573,7 @@ function auditRows(a: AuditBenchResult): Row[] {
     });
   }
   out.push({
-    metric: '7. audit stats over the whole trail',
+    metric: '8. audit stats over the whole trail',
     value: a.stats.entriesPerSecond,
     unit: 'entries/s',
   });
@@ -581,7 +637,14 @@ async function main(): Promise<number> {
   await warmCompileCache();
   const results: Results = {};
   let failed = false;
-  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit, phaseConfig, phaseAudit]) {
+  for (const phase of [
+    phaseIdle,
+    phaseThroughput,
+    phaseSubmit,
+    phaseConfig,
+    phaseRecovery,
+    phaseAudit,
+  ]) {
     try {
       await phase(results);
     } catch (error) {

@@ -5,8 +5,16 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HiveError } from '../protocol/errors.ts';
-import { type CliCommand, type CliContext, Exit, type OptionSpec, type Values } from './command.ts';
+import {
+  type CliCommand,
+  type CliContext,
+  Exit,
+  type OptionSpec,
+  printProgress,
+  type Values,
+} from './command.ts';
 import { auditCommands } from './commands/audit.ts';
+import { backupCommands } from './commands/backup.ts';
 import { botCommands } from './commands/bots.ts';
 import { configCommands } from './commands/config.ts';
 import { daemonCommands } from './commands/daemon.ts';
@@ -19,6 +27,7 @@ const COMMANDS: CliCommand[] = [
   ...botCommands,
   ...auditCommands,
   ...configCommands,
+  ...backupCommands,
 ];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec & { help: string; arg?: string }> = {
@@ -121,7 +130,10 @@ async function runCommand(
   if (command.run) return command.run(ctx, values, positionals);
   if (!command.request) throw new Error(`command ${command.words.join(' ')} has no request`);
   const { cmd, args } = command.request(values, positionals);
-  const result = await ctx.call(cmd, args, { long: command.waits?.(values) === true });
+  const result = await ctx.call(cmd, args, {
+    long: command.waits?.(values) === true,
+    onEvent: (event) => printProgress(ctx, event),
+  });
   ctx.out(ctx.json || !command.render ? JSON.stringify(result) : command.render(result));
   return command.exitCode?.(result) ?? Exit.Ok;
 }

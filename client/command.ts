@@ -56,6 +56,12 @@ export interface CliCommand {
   run?(ctx: CliContext, values: Values, positionals: string[]): Promise<number>;
 }
 
+/** Long commands (backup, restore) stream `{progress}` events: shown on stderr, kept out of --json. */
+export function printProgress(ctx: CliContext, event: unknown): void {
+  const progress = (event as { progress?: unknown } | null)?.progress;
+  if (!ctx.json && typeof progress === 'string') ctx.err(`... ${progress}`);
+}
+
 export function usageError(message: string): HiveError {
   return new HiveError('HIVE_IPC_BAD_ARGS', message);
 }

@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HiveError } from '../protocol/errors.ts';
 import { ActorVerifier } from './audit/actor.ts';
-import { DAEMON_ACTOR } from './audit/audit.ts';
+import { type Audit, DAEMON_ACTOR } from './audit/audit.ts';
 import { registerAuditCommands } from './audit/commands.ts';
 import { auditInterceptor } from './audit/interceptor.ts';
 import { createAudit } from './audit/setup.ts';
@@ -25,7 +25,13 @@ import { PROJECT_ROOT, type StatePaths, statePaths, VERSION } from './core/paths
 import { ControlServer } from './ipc/control-server.ts';
 import { CommandRouter } from './ipc/router.ts';
 import { registerLogCommands } from './logs/commands.ts';
-import { LogHub } from './logs/log-hub.ts';
+import { type Logger, LogHub } from './logs/log-hub.ts';
+import { BackupCatalog } from './recovery/catalog.ts';
+import { registerRecoveryCommands } from './recovery/commands.ts';
+import { StateInstaller } from './recovery/installer.ts';
+import { pausePointsFromEnv } from './recovery/pause-points.ts';
+import { RecoveryService } from './recovery/recovery.ts';
+import { StartupRecovery } from './recovery/repair.ts';
 import {
   EMPTY_META,
   type MetaDoc,
@@ -36,10 +42,10 @@ import { StateLock } from './recovery/state-lock.ts';
 import { LeastLoadedScheduler } from './scheduler/scheduler.ts';
 import { JsonDocument } from './store/json-document.ts';
 import { SupervisionLoop } from './supervision/loop.ts';
-import { createNotifier } from './supervision/notify.ts';
+import { createNotifier, type ServiceNotifier } from './supervision/notify.ts';
 import { registerTaskCommands } from './tasks/commands.ts';
 import { Dispatcher } from './tasks/dispatcher.ts';
-import { TaskQueue } from './tasks/task-queue.ts';
+import { type Counts, TaskQueue } from './tasks/task-queue.ts';
 
 export interface DaemonOptions {
   stateDir: string;
@@ -54,7 +60,8 @@ export interface RunningDaemon {
   reloadConfig(trigger: ConfigTrigger): Promise<unknown>;
   /** Graceful stop; resolves when everything is closed. Idempotent. */
   stop(reason: string): Promise<void>;
-  stopped: Promise<void>;
+  /** Resolves once stopped; `restart`: a restore ended safe mode, start again to load the state. */
+  stopped: Promise<'exit' | 'restart'>;
 }
 
 const HELP = `hived ${VERSION}: the hive supervisor daemon (runs in the foreground)
@@ -175,12 +182,28 @@ export async function startDaemon(
   });
   const log = logs.part('daemon');
   const notifier = createNotifier(env, log);
-  const configManager = new ConfigManager(location, { explicit }, initial, {
-    clock,
-    // Operator lines go to hived.log only: config-changes.jsonl holds one line per load.
-    log: logs.part('config', { stream: false }),
-    record: logs.part('config'),
-  });
+
+  // Recovery comes first: an interrupted restore is completed, and the
+  // backups are known, before any state file is read.
+  const recoveryLog = logs.part('recovery');
+  const pause = pausePointsFromEnv(env, recoveryLog);
+  const catalog = new BackupCatalog(
+    {
+      dir: config.backup.dir ? resolve(initial.baseDir, config.backup.dir) : paths.backupsDir,
+      version: VERSION,
+    },
+    { clock, log: recoveryLog, pause },
+  );
+  const installer = new StateInstaller(paths.dbDir, { pause });
+  await openRecovery(catalog, installer, recoveryLog);
+  const startup = new StartupRecovery(
+    {
+      dbDir: paths.dbDir,
+      stateDir: paths.stateDir,
+      repairOnStart: config.backup.repairOnStart,
+    },
+    { catalog, installer, log: recoveryLog, clock },
+  );
 
   const meta = new JsonDocument<MetaDoc>(
     join(paths.dbDir, 'meta.json'),
@@ -190,10 +213,18 @@ export async function startDaemon(
     join(paths.dbDir, 'registry.json'),
     structuredClone(EMPTY_REGISTRY),
   );
-  await meta.load();
-  await registry.load();
+  await startup.loadDocument(meta, {
+    reset: () => structuredClone(EMPTY_META),
+    describe: (m) => `run records (${m.runs} runs)`,
+  });
+  await startup.loadDocument(registry, {
+    part: 'registry',
+    reset: () => structuredClone(EMPTY_REGISTRY),
+    describe: (r) =>
+      `${Object.keys(r.bots).length} bot records, ${Object.keys(r.scale).length} scale overrides`,
+  });
   const marker = new ShutdownMarker(paths.runDir, meta);
-  const start = await marker.begin();
+  const start = await marker.begin(startup.metaLost ? { metaLost: startup.metaLost } : {});
   const audit = createAudit(
     config,
     { defaultDir: paths.logsDir, baseDir: initial.baseDir, env },
@@ -210,26 +241,56 @@ export async function startDaemon(
       version: VERSION,
       lastStart: start.lastStart,
       config: initial.base === 'file' ? location.mainFile : 'embedded',
+      safeMode: startup.safeMode?.reason ?? null,
     },
   });
-  const recoveryLog = logs.part('recovery');
   if (start.lastStart === 'crash') recoveryLog.warn(`crash detected: ${start.detail}`);
   else recoveryLog.info(`start after ${start.detail}`);
 
-  const queue = new TaskQueue(paths.dbDir, {
-    clock,
-    compactAfterBytes: config.queue.compactAfterBytes,
+  const queue = startup.safeMode
+    ? undefined
+    : await startup.openQueue(
+        () =>
+          new TaskQueue(paths.dbDir, { clock, compactAfterBytes: config.queue.compactAfterBytes }),
+        start,
+      );
+  // After a crash, say which state files loaded and how (design: recovery part).
+  const report = start.lastStart === 'crash' ? recoveryLog.warn : recoveryLog.info;
+  for (const file of startup.files) report(`${file.file}: ${file.status}: ${file.detail}`);
+  const configText = () => ({
+    config: initial.base === 'file' ? location.mainFile : 'embedded',
   });
-  const opened = await queue.open();
-  recoveryLog.info('queue loaded', { ...opened, counts: queue.counts() });
-  if (opened.tornTailBytes > 0)
-    recoveryLog.warn(
-      `queue journal ended in a torn write of ${opened.tornTailBytes} bytes; cut off (it was never acknowledged)`,
-    );
-  if (opened.corruptLines.length > 0)
-    recoveryLog.error('queue journal has corrupt lines; they were skipped', {
-      corruptLines: opened.corruptLines,
+  const base: DaemonBase = { paths, lock, clock, logs, log, notifier, start, marker, audit };
+  const recoveryDeps = {
+    clock,
+    log: recoveryLog,
+    catalog,
+    installer,
+    startup,
+    start,
+    scratchDir: join(paths.cacheDir, 'verify'),
+    onFatal: (reason: string) => abort(logs, reason),
+  };
+  if (!queue) {
+    return serveSafeMode(base, {
+      ipc: config.ipc,
+      config: configText,
+      recovery: (onRestored) =>
+        new RecoveryService(
+          { config: config.backup },
+          { ...recoveryDeps, onSafeModeRestored: onRestored },
+        ),
+      reason: startup.safeMode?.reason ?? 'the state did not load',
+      hint: startup.safeMode?.hint ?? '',
     });
+  }
+  recoveryLog.info('queue loaded', { counts: queue.counts(), seq: queue.lastSeq });
+  const configManager = new ConfigManager(location, { explicit }, initial, {
+    clock,
+    // Operator lines go to hived.log only: config-changes.jsonl holds one line per load.
+    log: logs.part('config', { stream: false }),
+    record: logs.part('config'),
+  });
 
   const bots = new BotSupervisor({
     clock,
@@ -277,6 +338,10 @@ export async function startDaemon(
   );
   if (requeued > 0)
     recoveryLog.warn(`requeued ${requeued} tasks that were running when the last run ended`);
+  const recovery = new RecoveryService(
+    { config: config.backup },
+    { ...recoveryDeps, live: { queue, registry, bots, dispatcher } },
+  );
 
   let stopping = false;
   const router = new CommandRouter();
@@ -292,6 +357,7 @@ export async function startDaemon(
     }
     return next();
   });
+  router.use(recovery.guard);
   const startedAt = clock.now();
   registerTaskCommands(router, {
     queue,
@@ -303,6 +369,7 @@ export async function startDaemon(
   registerBotCommands(router, bots);
   registerLogCommands(router, logs);
   registerConfigCommands(router, configManager);
+  registerRecoveryCommands(router, recovery);
   registerAuditCommands(router, { audit, clock });
 
   const server = new ControlServer(
@@ -310,8 +377,8 @@ export async function startDaemon(
     { router, log: logs.part('ipc') },
   );
 
-  let resolveStopped!: () => void;
-  const stopped = new Promise<void>((resolve) => {
+  let resolveStopped!: (how: 'exit' | 'restart') => void;
+  const stopped = new Promise<'exit' | 'restart'>((resolve) => {
     resolveStopped = resolve;
   });
   let stopPromise: Promise<void> | undefined;
@@ -332,8 +399,9 @@ export async function startDaemon(
       log.info(`stopping: ${reason}`);
       audit.note({ action: 'daemon.stop', actor: DAEMON_ACTOR, reason });
       notifier.stopping(`stopping: ${reason}`);
-      const steps: [string, () => Promise<unknown>][] = [
+      await runSteps(log, [
         ['stop config reloads', () => configManager.close()],
+        ['finish backup work', () => recovery.close()],
         [
           'drain tasks',
           async () =>
@@ -346,46 +414,35 @@ export async function startDaemon(
         ['close socket', () => server.close()],
         ['close audit trail', () => audit.close()],
         ['release lock', async () => lock.release()],
-      ];
-      for (const [name, step] of steps) {
-        try {
-          await step();
-        } catch (error) {
-          log.error(`stop step "${name}" failed: ${String(error)}`);
-        }
-      }
+      ]);
       log.info('stopped cleanly');
       await logs.close();
-      resolveStopped();
+      resolveStopped('exit');
     })();
     return stopPromise;
   };
 
   registerDaemonCommands(router, {
-    status: () => ({
-      daemon: {
-        pid: process.pid,
-        version: VERSION,
-        uptimeMs: clock.now() - startedAt,
-        startedAt,
-        lastStart: start.lastStart,
-        lastStartDetail: start.detail,
-        stateDir: paths.stateDir,
-        socket: paths.socket,
-        config: configManager.current.base === 'file' ? location.mainFile : 'embedded',
-        configDropIns: configManager.current.files.filter((f) => f.role === 'drop-in').length,
-        node: process.version,
-        stopping,
-      },
-      bots: bots.bots(),
-      queue: queue.counts(),
-      audit: audit.status(),
-    }),
+    status: () => {
+      const r = recovery.status() as { problems: string[]; lastBackup: unknown };
+      return {
+        daemon: {
+          ...daemonInfo(base, startedAt, 'normal'),
+          config: configManager.current.base === 'file' ? location.mainFile : 'embedded',
+          configDropIns: configManager.current.files.filter((f) => f.role === 'drop-in').length,
+          stopping,
+        },
+        bots: bots.bots(),
+        queue: queue.counts(),
+        recovery: { mode: 'normal', lastBackup: r.lastBackup, problems: r.problems },
+        audit: audit.status(),
+      };
+    },
     stop: (reason) => void stop(reason),
   });
 
   // Each part applies its own slice of a new config; what no part claims needs a restart.
-  for (const applier of [logs, server, dispatcher, queue, loop, bots, audit])
+  for (const applier of [logs, server, dispatcher, queue, loop, bots, recovery, audit])
     configManager.register(applier);
   auditConfig(audit, configManager);
   configManager.register(
@@ -411,6 +468,7 @@ export async function startDaemon(
   // Watching before the socket answers: a client that sees hived up may edit the config at once.
   await configManager.start();
   await server.listen();
+  recovery.start();
   const ready = `listening on ${paths.socket}; ${specs.size} bot kinds`;
   notifier.ready(ready);
   log.info(`hived ${VERSION} ready (pid ${process.pid}, ${start.lastStart} start): ${ready}`);
@@ -421,6 +479,153 @@ export async function startDaemon(
     stopped,
     reloadConfig: (trigger) => configManager.reload(trigger),
   };
+}
+
+/** What both the normal and the safe-mode daemon are built on. */
+interface DaemonBase {
+  paths: StatePaths;
+  lock: StateLock;
+  clock: typeof systemClock;
+  logs: LogHub;
+  log: Logger;
+  notifier: ServiceNotifier;
+  start: StartReport;
+  marker: ShutdownMarker;
+  audit: Audit;
+}
+
+function daemonInfo(base: DaemonBase, startedAt: number, mode: 'normal' | 'safe') {
+  return {
+    pid: process.pid,
+    version: VERSION,
+    uptimeMs: base.clock.now() - startedAt,
+    startedAt,
+    lastStart: base.start.lastStart,
+    lastStartDetail: base.start.detail,
+    stateDir: base.paths.stateDir,
+    socket: base.paths.socket,
+    node: process.version,
+    mode,
+  };
+}
+
+/** Runs stop steps in order; one that fails is logged and the rest still run. */
+async function runSteps(log: Logger, steps: [string, () => Promise<unknown>][]): Promise<void> {
+  for (const [name, step] of steps) {
+    try {
+      await step();
+    } catch (error) {
+      log.error(`stop step "${name}" failed: ${String(error)}`);
+    }
+  }
+}
+
+async function openRecovery(
+  catalog: BackupCatalog,
+  installer: StateInstaller,
+  log: Logger,
+): Promise<void> {
+  const pending = await installer.completePending();
+  if (pending)
+    log.warn(
+      `completed "${pending.label}" (started ${pending.startedAt}), interrupted by the last stop: ${pending.completed.length > 0 ? `moved ${pending.completed.join(', ')} into place` : 'every file was already in place'}`,
+    );
+  const opened = await catalog.open();
+  if (opened.rebuilt) log.warn(`backup index rebuilt from the backup folders: ${opened.rebuilt}`);
+  if (opened.partialRemoved.length > 0)
+    log.warn(`removed backups the last run left half-written: ${opened.partialRemoved.join(', ')}`);
+  if (opened.unreadable.length > 0)
+    log.error(`backup folders without a readable manifest: ${opened.unreadable.join(', ')}`);
+}
+
+/**
+ * Safe mode: the state did not load and could not be repaired. The socket
+ * answers (status, logs, backups, recovery) so the operator sees why and can
+ * restore; no bot runs, nothing is dispatched and the config is not
+ * watched. A restore repairs the state and this daemon then starts again
+ * in-process to load it.
+ */
+async function serveSafeMode(
+  base: DaemonBase,
+  safe: {
+    ipc: ConfigSnapshot['config']['ipc'];
+    config: () => { config: string };
+    recovery: (onRestored: () => void) => RecoveryService;
+    reason: string;
+    hint: string;
+  },
+): Promise<RunningDaemon> {
+  const { paths, logs, log, notifier, lock, marker, clock, audit } = base;
+  const explain = `hived is in safe mode: ${safe.reason}. ${safe.hint}`;
+  let resolveStopped!: (how: 'exit' | 'restart') => void;
+  const stopped = new Promise<'exit' | 'restart'>((resolve) => {
+    resolveStopped = resolve;
+  });
+  let stopPromise: Promise<void> | undefined;
+  const stop = (reason: string, how: 'exit' | 'restart' = 'exit'): Promise<void> => {
+    stopPromise ??= (async () => {
+      log.info(`stopping (safe mode): ${reason}`);
+      notifier.stopping(`stopping: ${reason}`);
+      await runSteps(log, [
+        ['finish backup work', () => recovery.close()],
+        ['write shutdown marker', () => marker.writeClean(VERSION, reason)],
+        ['close socket', () => server.close()],
+        ['close audit trail', () => audit.close()],
+        ['release lock', async () => lock.release()],
+      ]);
+      await logs.close();
+      resolveStopped(how);
+    })();
+    return stopPromise;
+  };
+  const recovery = safe.recovery(() => void stop('a restore repaired the state', 'restart'));
+  const refused = (name: string) =>
+    new HiveError('HIVE_RECOVERY_SAFE_MODE', `${explain} (${name})`);
+  const router = new CommandRouter({
+    unknown: (name) => (/^(task|bots|config)\./.test(name) ? refused(name) : undefined),
+  });
+  router.use(recovery.guard);
+  registerLogCommands(router, logs);
+  registerRecoveryCommands(router, recovery);
+  const startedAt = clock.now();
+  const none: Counts = { queued: 0, running: 0, done: 0, failed: 0, dead: 0, cancelled: 0 };
+  registerDaemonCommands(router, {
+    status: () => ({
+      daemon: { ...daemonInfo(base, startedAt, 'safe'), ...safe.config(), safeMode: explain },
+      bots: [],
+      queue: none,
+      recovery: { mode: 'safe', problems: (recovery.status() as { problems: string[] }).problems },
+    }),
+    stop: (reason) => void stop(reason),
+  });
+  const server = new ControlServer(
+    { socketPath: paths.socket, runDir: paths.runDir, ...safe.ipc },
+    { router, log: logs.part('ipc') },
+  );
+  await server.listen();
+  recovery.start();
+  notifier.ready(`SAFE MODE: ${safe.reason}`);
+  log.error(`hived ${VERSION} started in SAFE MODE (pid ${process.pid}): ${explain}`);
+  return {
+    paths,
+    start: base.start,
+    stop,
+    stopped,
+    reloadConfig: async () => {
+      throw refused('config reload');
+    },
+  };
+}
+
+/**
+ * A restore failed past its commit point: the files on disk are the new
+ * state, memory is the old one. Nothing may be written from memory (a
+ * drain or a compaction would mix them), so hived exits at once; the next
+ * start completes the restore.
+ */
+function abort(logs: LogHub, reason: string): void {
+  logs.part('recovery').error(`stopping at once: ${reason}`);
+  void logs.close().finally(() => process.exit(70));
 }
 
 /** Entry point of the `hived` command (called by daemon/hived.js after its Node version check). */
@@ -446,32 +651,35 @@ export async function runFromCommandLine(): Promise<void> {
     process.exit(result.ok ? 0 : 1);
   }
   const options = flags.options;
-  let daemon: RunningDaemon;
-  try {
-    daemon = await startDaemon(options);
-  } catch (error) {
-    const message =
-      error instanceof HiveError
-        ? `${error.message} [${error.code}]`
-        : String((error as Error)?.stack ?? error);
-    process.stderr.write(`hived: ${message}\n`);
-    process.exit(1);
-  }
+  let daemon: RunningDaemon | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    void daemon.stop(`received ${signal}`);
+    void daemon?.stop(`received ${signal}`);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   // `systemctl reload` sends SIGHUP (ExecReload=); the outcome goes to the log
   // and config-changes.jsonl like any other load.
   process.on('SIGHUP', () => {
-    daemon.reloadConfig('signal').catch(() => {});
+    daemon?.reloadConfig('signal').catch(() => {});
   });
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(
       `hived: unhandled rejection: ${String((reason as Error)?.stack ?? reason)}\n`,
     );
   });
-  await daemon.stopped;
+  // A restore in safe mode ends with "restart": the same process loads the repaired state.
+  for (;;) {
+    try {
+      daemon = await startDaemon(options);
+    } catch (error) {
+      const message =
+        error instanceof HiveError
+          ? `${error.message} [${error.code}]`
+          : String((error as Error)?.stack ?? error);
+      process.stderr.write(`hived: ${message}\n`);
+      process.exit(1);
+    }
+    if ((await daemon.stopped) === 'exit') break;
+  }
   process.exit(0);
 }

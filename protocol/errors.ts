@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   HIVE_STORE_WRITE_FAILED:
     'A state write failed (for example a full disk); nothing was acknowledged.',
   HIVE_STORE_CORRUPT: 'A state file is unreadable or fails its checksum.',
+  HIVE_STORE_SUSPENDED: 'State writes are paused while a restore replaces the state files.',
   HIVE_TASK_NOT_FOUND: 'No task has that id (it may have been pruned after its retention).',
   HIVE_TASK_UNKNOWN_TYPE: 'No configured bot kind handles that task type.',
   HIVE_TASK_ALREADY_FINAL: 'The task already reached a final state.',
@@ -37,6 +38,15 @@ export const ERROR_CODES = {
   HIVE_BOT_KIND_NOT_FOUND: 'No bot kind has that name.',
   HIVE_AUDIT_UNAVAILABLE:
     'The audit trail cannot be written; mutating commands are refused until it can.',
+  HIVE_BACKUP_NOT_FOUND: 'No backup or restore point has that id.',
+  HIVE_BACKUP_CORRUPT: 'A backup file is missing or its bytes do not match its SHA-256.',
+  HIVE_BACKUP_INVALID: 'A backup is readable but its content breaks an invariant of the state.',
+  HIVE_BACKUP_NOT_RESTORABLE: 'That backup kind cannot be restored on its own.',
+  HIVE_BACKUP_WRITE_FAILED: 'A backup could not be written (for example a full disk).',
+  HIVE_RECOVERY_RESTORING:
+    'A restore is replacing the state; state-changing commands are refused meanwhile.',
+  HIVE_RECOVERY_SAFE_MODE:
+    'hived runs in safe mode (its state could not be loaded); nothing is dispatched.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

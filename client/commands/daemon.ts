@@ -12,9 +12,12 @@ interface Status {
     socket: string;
     config: string;
     stopping?: boolean;
+    mode?: 'normal' | 'safe';
+    safeMode?: string;
   };
   bots: BotRow[];
   queue: Record<string, number>;
+  recovery?: { problems: string[] };
   audit?: {
     sink: 'ok' | 'broken';
     reason?: string;
@@ -39,10 +42,14 @@ function auditLine(audit: Status['audit']): string {
 }
 
 export function renderStatus(result: unknown): string {
-  const { daemon, bots, queue, audit } = result as Status;
+  const { daemon, bots, queue, recovery, audit } = result as Status;
   const head = `hived ${daemon.version}  pid ${daemon.pid}  up ${duration(daemon.uptimeMs)}  last start: ${daemon.lastStart}${daemon.stopping ? '  STOPPING' : ''}`;
-  const detail =
+  let detail =
     daemon.lastStart === 'crash' && daemon.lastStartDetail ? `\n  ${daemon.lastStartDetail}` : '';
+  if (daemon.mode === 'safe')
+    detail += `\nSAFE MODE: nothing is dispatched. ${daemon.safeMode ?? ''}`;
+  const problems = recovery?.problems.length ?? 0;
+  if (problems > 0) detail += `\nrecovery: ${recovery?.problems.join('; ')} (hive recovery status)`;
   const q = Object.entries(queue)
     .map(([k, v]) => `${k} ${v}`)
     .join('  ');

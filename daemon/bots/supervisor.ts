@@ -282,6 +282,39 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
     return index;
   }
 
+  /** A `hive bots scale` override counts only while the config still says what it overrode (as in #addKind). */
+  #effectiveInstances(kind: string, configInstances: number): number {
+    const override = this.#registry.data.scale[kind];
+    return override && override.configInstances === configInstances
+      ? override.instances
+      : configInstances;
+  }
+
+  /**
+   * Takes the scale overrides of a restored registry and resizes the pools
+   * to match. Live bot records stay as they are: they describe processes
+   * that exist now. Returns the pools that changed and the overrides for
+   * kinds that are not configured (kept, but without effect).
+   */
+  async adoptScale(scale: RegistryDoc['scale']): Promise<{
+    changed: { kind: string; from: number; to: number }[];
+    unknownKinds: string[];
+  }> {
+    this.#registry.data.scale = structuredClone(scale);
+    const changed: { kind: string; from: number; to: number }[] = [];
+    const stopping: Promise<void>[] = [];
+    for (const [kind, pool] of this.#pools) {
+      const to = this.#effectiveInstances(kind, pool.configInstances);
+      if (to === pool.instances) continue;
+      changed.push({ kind, from: pool.instances, to });
+      pool.instances = to;
+      stopping.push(...this.#resize(kind, pool));
+    }
+    this.#persist();
+    await Promise.all(stopping);
+    return { changed, unknownKinds: Object.keys(scale).filter((k) => !this.#pools.has(k)) };
+  }
+
   kinds(): string[] {
     return [...this.#pools.keys()];
   }

@@ -268,6 +268,48 @@ export const ConfigSchema = z.strictObject({
         .describe('Argument names whose values are stored as digests, besides secret-looking ones'),
     })
     .prefault({}),
+  backup: z
+    .strictObject({
+      dir: z
+        .string()
+        .optional()
+        .describe(
+          'Backup folder (default: <state>/backups); another disk survives more; needs a restart',
+        ),
+      intervalMs: ms(
+        'Automatic full backups this often, skipped when nothing changed; 0 turns them off',
+        600_000,
+      ),
+      repairOnStart: z
+        .boolean()
+        .default(true)
+        .describe(
+          'At start, repair an unreadable or torn state file from the newest good backup; false: start in safe mode instead',
+        ),
+      retention: z
+        .strictObject({
+          maxAgeMs: ms(
+            'Backups older than this are pruned unless keep-last or keep-daily holds them',
+            7 * 86_400_000,
+          ),
+          maxPerKind: positive('At most this many backups of each kind are kept', 100),
+          keepLast: z
+            .number()
+            .int()
+            .min(0)
+            .default(5)
+            .describe('The newest N backups of each kind are kept whatever their age'),
+          keepDaily: z
+            .number()
+            .int()
+            .min(0)
+            .default(7)
+            .describe('The newest backup of each of the last N days that have one is kept'),
+          restorePoints: positive('Restore points kept, newest first (they do not age out)', 20),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   bots: z
     .record(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/), BotKindSchema)
     .default({})

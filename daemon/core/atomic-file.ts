@@ -46,6 +46,30 @@ export async function writeFileAtomic(
   await fsyncDirectory(dir);
 }
 
+/** File content: a string, bytes, or pieces written one after the other (no concatenation copy). */
+export type FileData = string | Uint8Array | readonly (string | Uint8Array)[];
+
+/**
+ * Creates a new file (never replaces one) with `data`; fdatasyncs it unless
+ * `sync` is false (scratch files). The caller syncs the folder.
+ */
+export async function writeNewFile(path: string, data: FileData, sync = true): Promise<void> {
+  const handle = await open(path, 'wx', 0o600);
+  try {
+    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+    else {
+      const pieces = data.map((p) => (typeof p === 'string' ? Buffer.from(p) : p));
+      const total = pieces.reduce((n, p) => n + p.byteLength, 0);
+      const { bytesWritten } = await handle.writev(pieces);
+      // One pwritev writes it all on Linux for files below 2 GB; finish it anyway if not.
+      if (bytesWritten < total) await handle.write(Buffer.concat(pieces).subarray(bytesWritten));
+    }
+    if (sync) await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Reads a file, or returns undefined when it does not exist. */
 export async function readFileIfExists(path: string): Promise<string | undefined> {
   try {

@@ -46,6 +46,15 @@ export interface CommandInfo {
 export class CommandRouter {
   readonly #commands = new Map<string, Command>();
   readonly #interceptors: Interceptor[] = [];
+  readonly #unknown: ((name: string) => HiveError | undefined) | undefined;
+
+  /**
+   * @param options.unknown explains a command this router lacks better than
+   *   "unknown command" (safe mode registers no task commands, and says why).
+   */
+  constructor(options: { unknown?: (name: string) => HiveError | undefined } = {}) {
+    this.#unknown = options.unknown;
+  }
 
   register<S extends AnySchema>(command: Command<S>): void {
     if (this.#commands.has(command.name))
@@ -70,6 +79,8 @@ export class CommandRouter {
   async dispatch(name: string, rawArgs: unknown, ctx: CommandContext): Promise<unknown> {
     const command = this.#commands.get(name);
     if (!command) {
+      const explained = this.#unknown?.(name);
+      if (explained) throw explained;
       throw new HiveError(
         'HIVE_IPC_UNKNOWN_COMMAND',
         `unknown command ${JSON.stringify(name)}; run hive help for the list`,

@@ -50,10 +50,22 @@ export class ShutdownMarker {
     return this.#path;
   }
 
-  async begin(): Promise<StartReport> {
+  /**
+   * Judges the last stop and starts a new run. `metaLost` says meta.json was
+   * unreadable and reset: the previous run is then unknown, and the stop is
+   * reported as a crash rather than as a first start.
+   */
+  async begin(options: { metaLost?: string } = {}): Promise<StartReport> {
     const previous = this.#meta.data.currentRun;
     const marker = parseMarker(await readFileIfExists(this.#path));
-    const report = judge(previous, marker);
+    const report: StartReport = options.metaLost
+      ? {
+          lastStart: 'crash',
+          firstStart: false,
+          detail: `the run record was lost (${options.metaLost}); treated as a crash`,
+          previousRun: null,
+        }
+      : judge(previous, marker);
     await unlink(this.#path).catch(() => {});
     await fsyncDirectory(dirname(this.#path));
     this.#run = { pid: process.pid, startedAt: new Date().toISOString() };

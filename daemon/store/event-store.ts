@@ -1,6 +1,14 @@
 import { join } from 'node:path';
 import { HiveError } from '../../protocol/errors.ts';
-import { Journal, type JournalEntry, type JournalFs, type ReplayReport } from './journal.ts';
+import type { FileData } from '../core/atomic-file.ts';
+import {
+  encodeLine,
+  Journal,
+  type JournalEntry,
+  type JournalFs,
+  type ReplayReport,
+  segmentFileName,
+} from './journal.ts';
 import { DurableJsonFile } from './json-document.ts';
 
 /**
@@ -35,6 +43,103 @@ export interface EventStoreOptions {
 export interface OpenReport extends ReplayReport {
   snapshotSeq: number;
   snapshotFound: boolean;
+  /** The segment the snapshot points at (1 without a snapshot). */
+  snapshotSegment: number;
+}
+
+/** A file to put in the store's folder, by name. */
+export interface StoreFile {
+  name: string;
+  data: FileData;
+}
+
+/** The snapshot's header takes exactly this many bytes (see snapshotHeader). */
+export const SNAPSHOT_HEADER_BYTES = 256;
+
+/**
+ * The start of a snapshot file up to its state: `{"format":1,...,"state":`,
+ * padded with spaces (valid JSON whitespace) to SNAPSHOT_HEADER_BYTES. A
+ * fixed width lets a restore write a large snapshot before it knows the seq
+ * and segment it will claim, then rewrite this header in place.
+ */
+export function snapshotHeader(name: string, seq: number, segment: number): string {
+  const json = JSON.stringify({
+    format: 1,
+    name,
+    seq,
+    segment,
+    savedAt: new Date().toISOString(),
+  });
+  const head = `${json.slice(0, -1)},`;
+  const tail = '"state":';
+  const pad = SNAPSHOT_HEADER_BYTES - Buffer.byteLength(head) - tail.length;
+  if (pad < 0)
+    throw new Error(`snapshot header of ${name} is longer than ${SNAPSHOT_HEADER_BYTES} bytes`);
+  return `${head}${' '.repeat(pad)}${tail}`;
+}
+
+/**
+ * A snapshot file holding `base` (a reducer snapshot, as JSON) at `seq`,
+ * pointing at journal segment `segment`. Spliced, not re-serialized: the
+ * base is already JSON, often tens of MB.
+ */
+export function snapshotFile(
+  name: string,
+  base: string | Uint8Array,
+  seq: number,
+  segment: number,
+): StoreFile {
+  return { name: `${name}.json`, data: [snapshotHeader(name, seq, segment), base, '}'] };
+}
+
+/** A journal segment file holding `entries`. */
+export function journalFile(
+  name: string,
+  segment: number,
+  entries: JournalEntry<unknown>[],
+): StoreFile {
+  let data = '';
+  for (const entry of entries) data += encodeLine(entry.seq, entry.record);
+  return { name: segmentFileName(name, segment), data };
+}
+
+/**
+ * Files that make a store hold `base` at `baseSeq` followed by `entries`: a
+ * snapshot pointing at a fresh segment `segment`, and that segment holding
+ * the entries. Installed in place of the store's files, they are what the
+ * next `open` loads.
+ */
+export function replacementFiles(
+  name: string,
+  options: {
+    base: string | Uint8Array;
+    baseSeq: number;
+    entries: JournalEntry<unknown>[];
+    segment: number;
+  },
+): StoreFile[] {
+  return [
+    snapshotFile(name, options.base, options.baseSeq, options.segment),
+    journalFile(name, options.segment, options.entries),
+  ];
+}
+
+export type SnapshotRead =
+  | { status: 'ok'; seq: number; segment: number; state: unknown }
+  | { status: 'missing' }
+  | { status: 'corrupt'; reason: string };
+
+/** Reads a store's snapshot file without opening the store (for inspection and repair). */
+export async function readSnapshot(dir: string, name: string): Promise<SnapshotRead> {
+  let snapshot: SnapshotFile | null;
+  try {
+    snapshot = await new DurableJsonFile<SnapshotFile>(join(dir, `${name}.json`)).read();
+  } catch (error) {
+    return { status: 'corrupt', reason: error instanceof Error ? error.message : String(error) };
+  }
+  if (snapshot === null) return { status: 'missing' };
+  if (!isSnapshot(snapshot)) return { status: 'corrupt', reason: 'not a snapshot (wrong shape)' };
+  return { status: 'ok', seq: snapshot.seq, segment: snapshot.segment, state: snapshot.state };
 }
 
 /**
@@ -53,6 +158,7 @@ export class EventStore<S, R> {
   #appliedSeq = 0;
   #compacting: Promise<void> | undefined;
   #closed = false;
+  #suspended = false;
   #onApplied: ((record: R, seq: number) => void) | undefined;
 
   constructor(dir: string, name: string, reducer: Reducer<S, R>, options: EventStoreOptions) {
@@ -98,7 +204,12 @@ export class EventStore<S, R> {
     // Segments older than the snapshot's are leftovers of an interrupted compaction.
     await this.#journal.dropSegmentsBefore(segment);
     const report = await this.#journal.open(segment, seq);
-    return { ...report, snapshotSeq: seq, snapshotFound: snapshot !== null };
+    return {
+      ...report,
+      snapshotSeq: seq,
+      snapshotFound: snapshot !== null,
+      snapshotSegment: segment,
+    };
   }
 
   /** Appends a record; it is applied to `state` once durable, then this resolves with its seq. */
@@ -119,8 +230,9 @@ export class EventStore<S, R> {
 
   /** Writes a snapshot of the current state and drops the journal it covers. */
   compact(): Promise<void> {
-    // A compaction scheduled by the last commits must not reopen a closed journal.
-    if (this.#closed) return Promise.resolve();
+    // A compaction scheduled by the last commits must not reopen a closed journal,
+    // nor write over files a restore is replacing.
+    if (this.#closed || this.#suspended) return Promise.resolve();
     this.#compacting ??= this.#compactNow().finally(() => {
       this.#compacting = undefined;
     });
@@ -144,6 +256,46 @@ export class EventStore<S, R> {
 
   async flushed(): Promise<void> {
     await this.#journal.flushed();
+  }
+
+  /**
+   * Stops appends (they fail with HIVE_STORE_SUSPENDED) and compaction, and
+   * resolves once the files are quiet: everything accepted before is durable
+   * and applied. Returns what a replacement builds on: the last seq and the
+   * next free segment.
+   */
+  async suspend(reason: string): Promise<{ seq: number; nextSegment: number }> {
+    this.#suspended = true;
+    await this.#compacting;
+    await this.#journal.suspend(reason);
+    const segments = await this.#journal.listSegments();
+    const newest = Math.max(this.#journal.segment, ...segments);
+    return { seq: this.#appliedSeq, nextSegment: newest + 1 };
+  }
+
+  /**
+   * After `replacementFiles` were installed: takes `state` (the base,
+   * already built by the reducer) plus `entries` as the state, appends to `segment` from
+   * here on, and drops the segments the replacement superseded.
+   */
+  async adopt(state: S, entries: JournalEntry<R>[], segment: number): Promise<void> {
+    const seqBefore = this.#appliedSeq;
+    this.#state = state;
+    let lastSeq = seqBefore;
+    for (const entry of entries) {
+      this.#reducer.apply(state, entry.record, entry.seq);
+      lastSeq = Math.max(lastSeq, entry.seq);
+    }
+    this.#appliedSeq = lastSeq;
+    await this.#journal.resume({ segment, lastSeq });
+    this.#suspended = false;
+    await this.#journal.dropSegmentsBefore(segment);
+  }
+
+  /** Ends a suspension without a replacement (a restore that failed before its commit). */
+  async resume(): Promise<void> {
+    await this.#journal.resume();
+    this.#suspended = false;
   }
 
   get lastSeq(): number {

@@ -49,6 +49,8 @@ export class Journal<R> {
   #rotating: Promise<void> | undefined;
   #lastSeq = 0;
   #closed = false;
+  /** Set while a restore replaces the files under this journal: appends are refused. */
+  #suspended: string | undefined;
   /** Set when the file is in an unknown state; every append is refused. */
   #broken: string | undefined;
 
@@ -82,18 +84,12 @@ export class Journal<R> {
   }
 
   /** Segment numbers on disk, oldest first. */
-  async listSegments(): Promise<number[]> {
-    const prefix = `${this.#name}.`;
-    const names = await readdir(this.#dir);
-    return names
-      .filter((n) => n.startsWith(prefix) && n.endsWith('.wal'))
-      .map((n) => Number(n.slice(prefix.length, -'.wal'.length)))
-      .filter((n) => Number.isInteger(n))
-      .sort((a, b) => a - b);
+  listSegments(): Promise<number[]> {
+    return listSegments(this.#dir, this.#name);
   }
 
   segmentPath(segment: number): string {
-    return join(this.#dir, `${this.#name}.${String(segment).padStart(6, '0')}.wal`);
+    return join(this.#dir, segmentFileName(this.#name, segment));
   }
 
   /**
@@ -123,29 +119,17 @@ export class Journal<R> {
     onEntry: (entry: JournalEntry<R>) => void,
   ): Promise<void> {
     const path = this.segmentPath(segment);
-    const text = await readFile(path, 'utf8');
-    let offset = 0;
-    let lineNo = 0;
-    while (offset < text.length) {
-      const end = text.indexOf('\n', offset);
-      const line = end === -1 ? text.slice(offset) : text.slice(offset, end);
-      lineNo += 1;
-      const entry = end === -1 ? undefined : decodeLine<R>(line);
-      if (!entry) {
-        const atTail = isLast && (end === -1 || end === text.length - 1);
-        if (atTail) {
-          report.tornTailBytes = Buffer.byteLength(text.slice(offset));
-          await this.#truncate(path, Buffer.byteLength(text.slice(0, offset)));
-          return;
-        }
-        report.corruptLines.push({ segment, line: lineNo });
-      } else if (entry.seq > afterSeq) {
-        this.#lastSeq = Math.max(this.#lastSeq, entry.seq);
-        report.records += 1;
-        onEntry(entry);
-      }
-      if (end === -1) break;
-      offset = end + 1;
+    const scan = scanSegment<R>(await readFile(path, 'utf8'), isLast);
+    for (const line of scan.corruptLines) report.corruptLines.push({ segment, line });
+    for (const entry of scan.entries) {
+      if (entry.seq <= afterSeq) continue;
+      this.#lastSeq = Math.max(this.#lastSeq, entry.seq);
+      report.records += 1;
+      onEntry(entry);
+    }
+    if (scan.tornTail) {
+      report.tornTailBytes = scan.tornTail.bytes;
+      await this.#truncate(path, scan.tornTail.offset);
     }
   }
 
@@ -172,13 +156,16 @@ export class Journal<R> {
    * token.
    */
   append(record: R): { seq: number; durable: Promise<void> } {
+    if (this.#suspended !== undefined) {
+      const error = new HiveError('HIVE_STORE_SUSPENDED', this.#suspended);
+      return { seq: 0, durable: Promise.reject(error) };
+    }
     if (this.#closed || this.#broken) {
       const message = this.#broken ?? `${this.#name} journal is closed (hived is stopping)`;
       return { seq: 0, durable: Promise.reject(new HiveError('HIVE_STORE_WRITE_FAILED', message)) };
     }
     const seq = ++this.#lastSeq;
-    const json = JSON.stringify([seq, record]);
-    const line = `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+    const line = encodeLine(seq, record);
     const entry = { seq, record };
     const durable = new Promise<void>((resolve, reject) => {
       this.#commits.push({ entry, line, resolve, reject });
@@ -248,6 +235,32 @@ export class Journal<R> {
     await old?.close();
   }
 
+  /**
+   * Refuses appends (HIVE_STORE_SUSPENDED, with `reason`) until `resume`,
+   * and resolves once every append accepted before is durable: from then on
+   * the files under this journal can be replaced.
+   */
+  async suspend(reason: string): Promise<void> {
+    this.#suspended = reason;
+    await this.flushed();
+    if (this.#rotating) await this.#rotating;
+  }
+
+  /**
+   * Accepts appends again. With `next`, appends go to that segment (already
+   * on disk, e.g. installed by a restore) and number on from `next.lastSeq`.
+   */
+  async resume(next?: { segment: number; lastSeq: number }): Promise<void> {
+    if (next) {
+      const old = this.#handle;
+      this.#segment = next.segment;
+      this.#lastSeq = next.lastSeq;
+      await this.#openSegment(next.segment);
+      await old?.close();
+    }
+    this.#suspended = undefined;
+  }
+
   /** Deletes segments older than `segment` (already covered by a snapshot). */
   async dropSegmentsBefore(segment: number): Promise<void> {
     for (const s of await this.listSegments()) {
@@ -262,6 +275,91 @@ export class Journal<R> {
     await this.#handle?.close();
     this.#handle = undefined;
   }
+}
+
+/** One journal line: `<crc32 hex> [seq, record]` and a newline. */
+export function encodeLine(seq: number, record: unknown): string {
+  const json = JSON.stringify([seq, record]);
+  return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
+export function segmentFileName(name: string, segment: number): string {
+  return `${name}.${String(segment).padStart(6, '0')}.wal`;
+}
+
+/** Segment numbers of journal `name` in `dir`, oldest first. */
+export async function listSegments(dir: string, name: string): Promise<number[]> {
+  const prefix = `${name}.`;
+  const names = await readdir(dir);
+  return names
+    .filter((n) => n.startsWith(prefix) && n.endsWith('.wal'))
+    .map((n) => Number(n.slice(prefix.length, -'.wal'.length)))
+    .filter((n) => Number.isInteger(n))
+    .sort((a, b) => a - b);
+}
+
+export interface SegmentScan<R> {
+  entries: JournalEntry<R>[];
+  /** Line numbers (1-based) that failed their checksum or did not parse. */
+  corruptLines: number[];
+  /** An unfinished last line of the last segment: where it starts (bytes) and its length. */
+  tornTail?: { offset: number; bytes: number };
+}
+
+/**
+ * Decodes one segment's text without touching the file. A bad line at the
+ * very end of the last segment is a torn write (a crash mid-append, never
+ * acknowledged); anywhere else it is corruption.
+ */
+export function scanSegment<R>(text: string, isLast: boolean): SegmentScan<R> {
+  const scan: SegmentScan<R> = { entries: [], corruptLines: [] };
+  let offset = 0;
+  let lineNo = 0;
+  while (offset < text.length) {
+    const end = text.indexOf('\n', offset);
+    const line = end === -1 ? text.slice(offset) : text.slice(offset, end);
+    lineNo += 1;
+    const entry = end === -1 ? undefined : decodeLine<R>(line);
+    if (entry) {
+      scan.entries.push(entry);
+    } else if (isLast && (end === -1 || end === text.length - 1)) {
+      scan.tornTail = {
+        offset: Buffer.byteLength(text.slice(0, offset)),
+        bytes: Buffer.byteLength(text.slice(offset)),
+      };
+      return scan;
+    } else {
+      scan.corruptLines.push(lineNo);
+    }
+    if (end === -1) break;
+    offset = end + 1;
+  }
+  return scan;
+}
+
+export interface JournalScan<R> {
+  segments: number[];
+  entries: JournalEntry<R>[];
+  corruptLines: { segment: number; line: number }[];
+  tornTailBytes: number;
+}
+
+/** Reads every readable record of a journal, oldest first, changing nothing on disk. */
+export async function readJournal<R>(
+  dir: string,
+  name: string,
+  fromSegment = 0,
+): Promise<JournalScan<R>> {
+  const segments = (await listSegments(dir, name)).filter((s) => s >= fromSegment);
+  const out: JournalScan<R> = { segments, entries: [], corruptLines: [], tornTailBytes: 0 };
+  for (const [index, segment] of segments.entries()) {
+    const text = await readFile(join(dir, segmentFileName(name, segment)), 'utf8');
+    const scan = scanSegment<R>(text, index === segments.length - 1);
+    for (const entry of scan.entries) out.entries.push(entry);
+    for (const line of scan.corruptLines) out.corruptLines.push({ segment, line });
+    out.tornTailBytes += scan.tornTail?.bytes ?? 0;
+  }
+  return out;
 }
 
 function decodeLine<R>(line: string): JournalEntry<R> | undefined {

@@ -43,11 +43,36 @@ export class DurableJsonFile<T> implements Adapter<T> {
  */
 export class JsonDocument<T> {
   readonly #db: Low<T>;
+  readonly path: string;
   #writing: Promise<void> | undefined;
+  #inWrite: Promise<void> | undefined;
   #dirty = false;
+  /** Set while someone else owns the file (a restore installs it): saves wait. */
+  #held: Promise<void> | undefined;
 
   constructor(path: string, defaults: T) {
+    this.path = path;
     this.#db = new Low<T>(new DurableJsonFile<T>(path), defaults);
+  }
+
+  /**
+   * Defers every save until the returned function is called, and resolves
+   * once no write is in flight: the caller may then replace the file. The
+   * saves asked for meanwhile are made (with the data as it is then) on
+   * release.
+   */
+  async hold(): Promise<() => Promise<void>> {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#held = released;
+    await this.#inWrite?.catch(() => {});
+    return async () => {
+      this.#held = undefined;
+      release();
+      if (this.#dirty) await this.save();
+    };
   }
 
   get data(): T {
@@ -71,12 +96,16 @@ export class JsonDocument<T> {
 
   async #drain(): Promise<void> {
     try {
-      while (this.#dirty) {
+      for (;;) {
+        while (this.#held) await this.#held;
+        if (!this.#dirty) break;
         this.#dirty = false;
-        await this.#db.write();
+        this.#inWrite = this.#db.write();
+        await this.#inWrite;
       }
     } finally {
       this.#writing = undefined;
+      this.#inWrite = undefined;
     }
   }
 }

@@ -1,3 +1,4 @@
+import { HiveError } from '../../protocol/errors.ts';
 import type { BotSupervisor } from '../bots/supervisor.ts';
 import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
@@ -100,6 +101,8 @@ export class SupervisionLoop implements ConfigApplier {
         await this.#deps.queue.commit({ t: 'prune', ids });
       }
     } catch (error) {
+      // A restore suspends the queue for a moment; the next interval prunes.
+      if (error instanceof HiveError && error.code === 'HIVE_STORE_SUSPENDED') return;
       this.#deps.log.error(`prune failed: ${String(error)}`);
     } finally {
       this.#pruning = false;

@@ -8,7 +8,7 @@ import type { Clock } from '../core/clock.ts';
 import { MinHeap } from '../core/heap.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
-import { FINAL_STATES, type Task, type TaskError } from './task.ts';
+import { FINAL_STATES, type Task, type TaskError, type TaskRecord } from './task.ts';
 import type { TaskQueue } from './task-queue.ts';
 
 type QueueConfig = Config['queue'];
@@ -85,19 +85,37 @@ export class Dispatcher implements ConfigApplier {
    * and re-arms lease deadlines. Called once after the queue is opened.
    */
   async recoverLeases(reason: string): Promise<number> {
-    const stale = [...this.#queue.running()];
-    await Promise.all(
-      stale.map((task) =>
-        this.#queue.commit({
-          t: 'requeue',
-          id: task.id,
-          token: task.lease?.token ?? 0,
-          at: this.#clock.now(),
-          reason,
-        }),
-      ),
-    );
+    const stale = this.#requeues(reason);
+    await Promise.all(stale.map(({ record }) => this.#queue.commit(record)));
     return stale.length;
+  }
+
+  /** A requeue record for every running task: its lease is given up without counting an attempt. */
+  #requeues(reason: string): { task: Task; token: number; record: TaskRecord }[] {
+    const at = this.#clock.now();
+    return [...this.#queue.running()].map((task) => {
+      const token = task.lease?.token ?? 0;
+      return { task, token, record: { t: 'requeue', id: task.id, token, at, reason } };
+    });
+  }
+
+  /**
+   * Stops dispatching and puts every running task back in the queue (a
+   * restore is about to replace the state). Bots holding one are told to
+   * drop it; a result they send anyway bounces off the fencing token.
+   * `resume()` dispatches again.
+   */
+  async releaseLeases(reason: string): Promise<number> {
+    this.pause();
+    const running = this.#requeues(reason);
+    await Promise.all(
+      running.map(({ task, token, record }) => {
+        const bot = task.lease && this.#bots.bots().find((b) => b.name === task.lease?.bot);
+        if (bot?.inflight.delete(task.id)) bot.send({ type: 'cancel', id: task.id, token, reason });
+        return this.#settle(task, token, record);
+      }),
+    );
+    return running.length;
   }
 
   /** Runs a dispatch pass soon, coalescing many triggers into one. */
@@ -330,11 +348,7 @@ export class Dispatcher implements ConfigApplier {
     return Math.max(0, Math.round(base * (1 + jitter * (this.#random() * 2 - 1))));
   }
 
-  async #settle(
-    task: Task,
-    token: number,
-    record: Parameters<TaskQueue['commit']>[0],
-  ): Promise<void> {
+  async #settle(task: Task, token: number, record: TaskRecord): Promise<void> {
     this.#settling.add(token);
     try {
       await this.#queue.commit(record);
@@ -414,19 +428,8 @@ export class Dispatcher implements ConfigApplier {
         );
       });
     }
-    const left = [...this.#queue.running()];
-    await Promise.all(
-      left.map((task) => {
-        const token = task.lease?.token ?? 0;
-        return this.#settle(task, token, {
-          t: 'requeue',
-          id: task.id,
-          token,
-          at: this.#clock.now(),
-          reason: 'daemon stopping',
-        });
-      }),
-    );
+    const left = this.#requeues('daemon stopping');
+    await Promise.all(left.map(({ task, token, record }) => this.#settle(task, token, record)));
     return { finished: start - left.length, requeued: left.length };
   }
 

@@ -5,8 +5,15 @@ import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
 import { Deque } from '../core/deque.ts';
 import { TypedEmitter } from '../core/events.ts';
-import { EventStore, type OpenReport } from '../store/event-store.ts';
-import type { JournalFs } from '../store/journal.ts';
+import {
+  EventStore,
+  journalFile,
+  type OpenReport,
+  type StoreFile,
+  snapshotFile,
+  snapshotHeader,
+} from '../store/event-store.ts';
+import type { JournalEntry, JournalFs } from '../store/journal.ts';
 import { ReadyIndex } from './ready-index.ts';
 import {
   applyTaskRecord,
@@ -34,6 +41,8 @@ export interface TaskQueueEvents {
   changed: { task: Task; from: TaskState | undefined; record: TaskRecord };
   /** New work may be dispatchable. */
   ready: undefined;
+  /** The whole state was replaced (a restore); no `changed` events were sent for it. */
+  replaced: { tasks: number };
 }
 
 export type Counts = Record<TaskState, number>;
@@ -66,8 +75,9 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
   readonly ready: ReadyIndex;
   readonly #counts: Counts = { queued: 0, running: 0, done: 0, failed: 0, dead: 0, cancelled: 0 };
   /** Finished task ids in finishing order, for pruning. */
-  readonly #finished = new Deque<string>();
-  readonly #waiters = new Map<string, Set<(task: Task) => void>>();
+  #finished = new Deque<string>();
+  /** Called with the final task, or with undefined when a restore removed it. */
+  readonly #waiters = new Map<string, Set<(task: Task | undefined) => void>>();
   /** Submissions in flight by idempotency key, so a concurrent duplicate gets the same id. */
   readonly #pendingKeys = new Map<string, Promise<Task>>();
   #replaying = false;
@@ -100,7 +110,11 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
 
   #apply(state: QueueState, record: TaskRecord, seq: number): void {
     const id =
-      record.t === 'submit' ? record.task.id : record.t === 'prune' ? undefined : record.id;
+      record.t === 'submit' || record.t === 'restore'
+        ? record.task.id
+        : record.t === 'prune'
+          ? undefined
+          : record.id;
     const from = id === undefined ? undefined : state.tasks.get(id)?.state;
     if (record.t === 'prune' && !this.#replaying) {
       for (const pruned of record.ids) {
@@ -125,6 +139,7 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
   #rebuildIndexes(): void {
     for (const state of TASK_STATES) this.#counts[state] = 0;
     this.ready.clear();
+    this.#finished = new Deque<string>();
     const now = this.#clock.now();
     const finished: Task[] = [];
     for (const task of this.#store.state.tasks.values()) {
@@ -239,9 +254,10 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
         set = new Set();
         this.#waiters.set(id, set);
       }
-      const waiter = (done: Task) => {
+      const waiter = (done: Task | undefined) => {
         signal?.removeEventListener('abort', onAbort);
-        resolve(done);
+        if (done) resolve(done);
+        else reject(new HiveError('HIVE_TASK_NOT_FOUND', `task ${id} is gone after a restore`));
       };
       const onAbort = () => {
         set.delete(waiter);
@@ -299,6 +315,75 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
 
   get lastSeq(): number {
     return this.#store.lastSeq;
+  }
+
+  /** Every task, in insertion order. */
+  tasks(): IterableIterator<Task> {
+    return this.#store.state.tasks.values();
+  }
+
+  /**
+   * The queue as snapshot JSON with the seq it reflects. Synchronous on
+   * purpose: the state is mutated in place, so it is only consistent within
+   * one turn of the event loop.
+   */
+  snapshotJson(): { seq: number; json: string } {
+    return {
+      seq: this.#store.lastSeq,
+      json: JSON.stringify(taskReducer.toSnapshot(this.#store.state)),
+    };
+  }
+
+  /** Stops every write (HIVE_STORE_SUSPENDED) while a restore replaces the files. */
+  suspend(reason: string): Promise<{ seq: number; nextSegment: number }> {
+    return this.#store.suspend(reason);
+  }
+
+  /** The queue's snapshot file holding `base` (snapshot JSON) at `seq`, pointing at `segment`. */
+  snapshotFile(base: string | Uint8Array, seq: number, segment: number): StoreFile {
+    return snapshotFile('queue', base, seq, segment);
+  }
+
+  /** The fixed-width start of that file, to rewrite once seq and segment are known. */
+  snapshotHeader(seq: number, segment: number): string {
+    return snapshotHeader('queue', seq, segment);
+  }
+
+  /** The queue's journal segment file holding `entries`. */
+  journalFile(segment: number, entries: JournalEntry<TaskRecord>[]): StoreFile {
+    return journalFile('queue', segment, entries);
+  }
+
+  /**
+   * Switches to installed replacement files: `base` (the replacement's base,
+   * built with taskReducer.fromSnapshot) plus `entries` becomes the state. Waiters of tasks that are now final are answered; waiters of
+   * tasks that no longer exist get HIVE_TASK_NOT_FOUND.
+   */
+  async adopt(
+    base: QueueState,
+    entries: JournalEntry<TaskRecord>[],
+    segment: number,
+  ): Promise<void> {
+    this.#replaying = true;
+    try {
+      await this.#store.adopt(base, entries, segment);
+    } finally {
+      this.#replaying = false;
+    }
+    this.#rebuildIndexes();
+    for (const [id, waiters] of [...this.#waiters]) {
+      const task = this.get(id);
+      if (task && !FINAL_STATES.has(task.state)) continue;
+      this.#waiters.delete(id);
+      for (const waiter of waiters) waiter(task);
+    }
+    this.emit('replaced', { tasks: this.#store.state.tasks.size });
+    this.emit('ready', undefined);
+  }
+
+  /** Ends a suspension without a replacement. */
+  resume(): Promise<void> {
+    return this.#store.resume();
   }
 
   flushed(): Promise<void> {

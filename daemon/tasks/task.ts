@@ -93,7 +93,13 @@ export type TaskRecord =
   | { t: 'cancel'; id: string; at: number; reason: string; by?: string }
   /** A dead or failed task goes back to the queue with a fresh set of attempts. */
   | { t: 'retry'; id: string; at: number; by?: string }
-  | { t: 'prune'; ids: string[] };
+  | { t: 'prune'; ids: string[] }
+  /**
+   * A whole task put back as it was (a restore keeps tasks acknowledged after
+   * its backup). Ignored when the id exists; the key is dropped when another
+   * task already holds it, so a replay builds the same key map.
+   */
+  | { t: 'restore'; task: Task };
 
 export interface QueueState {
   tasks: Map<string, Task>;
@@ -219,6 +225,14 @@ export function applyTaskRecord(
       task.availableAt = record.at;
       task.updatedAt = record.at;
       delete task.finishedAt;
+      return task;
+    }
+    case 'restore': {
+      if (state.tasks.has(record.task.id)) return undefined;
+      const task = structuredClone(record.task);
+      if (task.key !== undefined && state.keys.has(task.key)) delete task.key;
+      state.tasks.set(task.id, task);
+      if (task.key !== undefined) state.keys.set(task.key, task.id);
       return task;
     }
     case 'prune': {

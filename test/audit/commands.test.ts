@@ -55,7 +55,9 @@ test('every control command is in the trail with who sent it, mutating ones befo
 
   // One call of each command, with arguments that make sense for it. A command
   // added without a line here fails the test: its audit coverage is then untested.
-  const samples: Record<string, Record<string, unknown>> = {
+  // Functions: arguments that need what an earlier call answered (a backup's id).
+  const made: Record<string, string> = {};
+  const samples: Record<string, Record<string, unknown> | (() => Record<string, unknown>)> = {
     status: {},
     commands: {},
     'task.submit': { type: 'echo', key: 'idem-1', payload: { x: 1 } },
@@ -77,6 +79,17 @@ test('every control command is in the trail with who sent it, mutating ones befo
     'audit.verify': {},
     'audit.stats': {},
     'audit.export': { since: '1h' },
+    'backup.create': { kind: 'full', tag: 'audit-test' },
+    'backup.ls': {},
+    'backup.show': () => ({ id: made['backup.create'] }),
+    'backup.verify': () => ({ id: made['backup.create'] }),
+    'backup.restore-plan': () => ({ id: made['backup.create'] }),
+    'backup.restore': () => ({ id: made['backup.create'] }),
+    'backup.prune': { dryRun: true },
+    'restore-point.create': { description: 'before the audit test ends', name: 'rp-audit' },
+    'restore-point.ls': {},
+    'restore-point.show': () => ({ id: made['restore-point.create'] }),
+    'recovery.status': {},
     'daemon.stop': {},
   };
   const { commands } = (await call('commands')) as {
@@ -92,7 +105,11 @@ test('every control command is in the trail with who sent it, mutating ones befo
         ...config,
         audit: { ...config.audit, redactFields: ['type'] },
       });
-    if (name !== 'daemon.stop') await call(name, args);
+    if (name === 'daemon.stop') continue;
+    const answer = (await call(name, typeof args === 'function' ? args() : args)) as {
+      id?: string;
+    };
+    if (typeof answer?.id === 'string') made[name] = answer.id;
   }
   await call('task.submit', { type: 'echo' });
 

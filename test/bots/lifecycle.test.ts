@@ -54,7 +54,9 @@ test('a bot that never sends ready is killed at its start timeout and started ag
     { what: 'the first exit in bots.jsonl' },
   );
   const livedMs = Date.parse(String(exit.time)) - (starts[0]?.origin ?? 0);
-  t.true(livedMs >= 400 - 50, `the first process was killed ${livedMs} ms after it started`);
+  // The daemon's clock starts at spawn, the bot's origin after Node has booted,
+  // which takes a few hundred ms on a loaded machine: allow for that.
+  t.true(livedMs >= 400 - 250, `the first process was killed ${livedMs} ms after it started`);
 });
 
 test('a bot that crashes at start backs off exponentially, is marked failed, and bots restart revives it', async (t) => {
