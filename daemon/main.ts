@@ -10,7 +10,7 @@ import { type Audit, DAEMON_ACTOR } from './audit/audit.ts';
 import { registerAuditCommands } from './audit/commands.ts';
 import { auditInterceptor } from './audit/interceptor.ts';
 import { createAudit } from './audit/setup.ts';
-import { auditBots, auditConfig, auditTasks } from './audit/subscriptions.ts';
+import { auditBots, auditConfig, auditRecovery, auditTasks } from './audit/subscriptions.ts';
 import { registerBotCommands } from './bots/commands.ts';
 import { createSpawner, resolveSpecs } from './bots/spec.ts';
 import { BotSupervisor, EMPTY_REGISTRY, type RegistryDoc } from './bots/supervisor.ts';
@@ -342,6 +342,7 @@ export async function startDaemon(
     { config: config.backup },
     { ...recoveryDeps, live: { queue, registry, bots, dispatcher } },
   );
+  auditRecovery(audit, recovery);
 
   let stopping = false;
   const router = new CommandRouter();
@@ -565,6 +566,7 @@ async function serveSafeMode(
   const stop = (reason: string, how: 'exit' | 'restart' = 'exit'): Promise<void> => {
     stopPromise ??= (async () => {
       log.info(`stopping (safe mode): ${reason}`);
+      audit.note({ action: 'daemon.stop', actor: DAEMON_ACTOR, reason });
       notifier.stopping(`stopping: ${reason}`);
       await runSteps(log, [
         ['finish backup work', () => recovery.close()],
@@ -579,14 +581,17 @@ async function serveSafeMode(
     return stopPromise;
   };
   const recovery = safe.recovery(() => void stop('a restore repaired the state', 'restart'));
+  auditRecovery(audit, recovery);
   const refused = (name: string) =>
     new HiveError('HIVE_RECOVERY_SAFE_MODE', `${explain} (${name})`);
   const router = new CommandRouter({
     unknown: (name) => (/^(task|bots|config)\./.test(name) ? refused(name) : undefined),
   });
+  router.use(auditInterceptor(audit, new ActorVerifier(clock), clock));
   router.use(recovery.guard);
   registerLogCommands(router, logs);
   registerRecoveryCommands(router, recovery);
+  registerAuditCommands(router, { audit, clock });
   const startedAt = clock.now();
   const none: Counts = { queued: 0, running: 0, done: 0, failed: 0, dead: 0, cancelled: 0 };
   registerDaemonCommands(router, {
@@ -595,6 +600,7 @@ async function serveSafeMode(
       bots: [],
       queue: none,
       recovery: { mode: 'safe', problems: (recovery.status() as { problems: string[] }).problems },
+      audit: audit.status(),
     }),
     stop: (reason) => void stop(reason),
   });

@@ -31,7 +31,23 @@ export const AUDIT_ACTIONS = {
   'config.applied': { severity: 'info', summary: 'a configuration change took effect' },
   'config.rejected': { severity: 'warning', summary: 'a configuration change was refused' },
   'backup.created': { severity: 'info', summary: 'a backup was written' },
-  'backup.restored': { severity: 'warning', summary: 'state was restored from a backup' },
+  'backup.pruned': { severity: 'info', summary: 'backup retention removed old backups' },
+  'backup.verified': {
+    severity: 'info',
+    summary: 'a backup was checked against its checksums (critical when damaged)',
+  },
+  'backup.restore_started': {
+    severity: 'warning',
+    summary: 'a restore began (after the safety backup it names)',
+  },
+  'backup.restored': {
+    severity: 'warning',
+    summary: 'a restore finished and the state is the backup (critical when it failed)',
+  },
+  'state.repaired': {
+    severity: 'critical',
+    summary: 'at start, a damaged state file was repaired or reset from a backup',
+  },
   'mode.changed': { severity: 'warning', summary: 'the degradation mode changed' },
   'deploy.step': { severity: 'info', summary: 'a deployment moved to its next step' },
   'audit.sink_broken': {

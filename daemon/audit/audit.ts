@@ -6,6 +6,7 @@ import {
   isAuditAction,
   type Severity,
 } from '../../protocol/audit.ts';
+import type { Actor } from '../../protocol/wire.ts';
 import type { ConfigApplier, ConfigCommit } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
 import type { ConfigSnapshot } from '../config/sources.ts';
@@ -36,6 +37,18 @@ export type AuditRecord = Pick<
 > & { severity?: Severity; actor: AuditActor };
 
 export const DAEMON_ACTOR: AuditActor = Object.freeze({ name: 'daemon', type: 'daemon' });
+
+/** The user behind a request, as the client stated it (the daemon when there was none). */
+export function wireActor(actor: Actor | undefined): AuditActor {
+  if (!actor) return DAEMON_ACTOR;
+  return {
+    name: actor.user,
+    type: 'user',
+    ...(actor.uid !== undefined ? { uid: actor.uid } : {}),
+    ...(actor.pid !== undefined ? { pid: actor.pid } : {}),
+    ...(actor.via ? { via: actor.via } : {}),
+  };
+}
 
 export function botActor(name: string): AuditActor {
   return { name, type: 'bot' };

@@ -3,7 +3,7 @@ import type { Actor } from '../../protocol/wire.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Interceptor } from '../ipc/router.ts';
 import type { ActorVerifier } from './actor.ts';
-import type { Audit, AuditActor, AuditRecord } from './audit.ts';
+import { type Audit, type AuditActor, type AuditRecord, wireActor } from './audit.ts';
 
 /** `daemon.stop` stays possible with a broken sink: stopping is how an operator fixes the disk. */
 const ALWAYS_ALLOWED = new Set(['daemon.stop']);
@@ -11,13 +11,9 @@ const ALWAYS_ALLOWED = new Set(['daemon.stop']);
 function userActor(actor: Actor, verifier: ActorVerifier): AuditActor {
   const check = verifier.check(actor);
   return {
-    name: actor.user,
-    type: 'user',
-    ...(actor.uid !== undefined ? { uid: actor.uid } : {}),
-    ...(actor.pid !== undefined ? { pid: actor.pid } : {}),
+    ...wireActor(actor),
     verified: check.verified,
     ...(check.note ? { verifyNote: check.note } : {}),
-    ...(actor.via ? { via: actor.via } : {}),
   };
 }
 

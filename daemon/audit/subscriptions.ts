@@ -2,8 +2,17 @@ import type { BotExit } from '../bots/bot.ts';
 import type { BotSupervisor } from '../bots/supervisor.ts';
 import type { ConfigChangeRecord, ConfigManager } from '../config/manager.ts';
 import type { EventMap, TypedEmitter } from '../core/events.ts';
+import type { BackupSummary } from '../recovery/events.ts';
+import type { RecoveryService } from '../recovery/recovery.ts';
 import type { TaskQueue } from '../tasks/task-queue.ts';
-import { type Audit, type AuditActor, type AuditRecord, botActor, DAEMON_ACTOR } from './audit.ts';
+import {
+  type Audit,
+  type AuditActor,
+  type AuditRecord,
+  botActor,
+  DAEMON_ACTOR,
+  wireActor,
+} from './audit.ts';
 
 /**
  * Records an entry for each `event` that `build` turns into one (undefined:
@@ -132,15 +141,7 @@ export function auditTasks(audit: Audit, queue: TaskQueue): () => void {
 }
 
 function configRecord(record: ConfigChangeRecord): AuditRecord {
-  const actor: AuditActor = record.actor
-    ? {
-        name: record.actor.user,
-        type: 'user',
-        ...(record.actor.uid !== undefined ? { uid: record.actor.uid } : {}),
-        ...(record.actor.pid !== undefined ? { pid: record.actor.pid } : {}),
-        ...(record.actor.via ? { via: record.actor.via } : {}),
-      }
-    : DAEMON_ACTOR;
+  const actor = wireActor(record.actor);
   // Keyed by config path (values already redacted by the config part): a field named `key`
   // would read as a secret to the trail's redaction.
   const changes = Object.fromEntries(record.diff.map((c) => [c.key, { old: c.old, new: c.new }]));
@@ -168,6 +169,87 @@ export function auditConfig(audit: Audit, config: ConfigManager): () => void {
   const offs = [
     auditEvents(audit, config, 'applied', configRecord),
     auditEvents(audit, config, 'rejected', configRecord),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}
+
+function backupDetails(b: BackupSummary): Record<string, unknown> {
+  return {
+    kind: b.kind,
+    source: b.source,
+    tag: b.tag ?? null,
+    restorePoint: b.restorePoint?.name ?? null,
+    createdAt: b.createdAt,
+    revision: b.revision,
+    sizeBytes: b.sizeBytes,
+    files: b.files.length,
+  };
+}
+
+/** Backups and restores: created, pruned, verified, restore started and finished, repairs at start. */
+export function auditRecovery(audit: Audit, recovery: RecoveryService): () => void {
+  const offs = [
+    auditEvents(audit, recovery, 'backup.created', (e) => ({
+      action: 'backup.created',
+      actor: wireActor(e.actor),
+      target: e.backup.id,
+      details: { ...backupDetails(e.backup), durationMs: e.durationMs },
+    })),
+    auditEvents(audit, recovery, 'backup.pruned', (e) => ({
+      action: 'backup.pruned',
+      actor: wireActor(e.actor),
+      reason: `removed ${e.removed.length} backups, ${e.kept} kept`,
+      details: { removed: e.removed, kept: e.kept },
+    })),
+    auditEvents(audit, recovery, 'backup.verified', (e) => ({
+      action: 'backup.verified',
+      severity: e.ok ? 'info' : 'critical',
+      actor: wireActor(e.actor),
+      target: e.backupId,
+      reason: e.ok ? 'intact' : e.problems.join('; '),
+      details: { ok: e.ok, bytes: e.bytes, problems: e.problems },
+    })),
+    auditEvents(audit, recovery, 'restore.started', (e) => ({
+      action: 'backup.restore_started',
+      actor: wireActor(e.actor),
+      target: e.backup.id,
+      reason: `restore ${e.restoreId} (${e.mode})`,
+      details: {
+        restoreId: e.restoreId,
+        mode: e.mode,
+        safetyBackupId: e.safetyBackupId ?? null,
+        backup: backupDetails(e.backup),
+      },
+    })),
+    auditEvents(audit, recovery, 'restore.finished', (e) => ({
+      action: 'backup.restored',
+      severity: e.ok ? 'warning' : 'critical',
+      actor: wireActor(e.actor),
+      target: e.backup.id,
+      reason: e.ok ? `restore ${e.restoreId} finished` : (e.error?.message ?? 'failed'),
+      ...(e.error ? { error: e.error.code } : {}),
+      details: {
+        restoreId: e.restoreId,
+        ok: e.ok,
+        durationMs: e.durationMs,
+        safetyBackupId: e.safetyBackupId ?? null,
+        parts: e.outcome?.parts ?? [],
+        released: e.outcome?.released ?? 0,
+      },
+    })),
+    auditEvents(audit, recovery, 'repair', (r) => ({
+      action: 'state.repaired',
+      actor: DAEMON_ACTOR,
+      target: r.file,
+      reason: `${r.problem}: ${r.action}`,
+      details: {
+        backupId: r.backupId ?? null,
+        lost: r.lost ?? null,
+        preservedIn: r.preservedIn ?? null,
+      },
+    })),
   ];
   return () => {
     for (const off of offs) off();

@@ -164,6 +164,32 @@ test('every control command is in the trail with who sent it, mutating ones befo
   t.truthy(entries.find((e) => e.action === 'bot.restart' && e.target === 'echo-1'));
   t.truthy(entries.find((e) => e.action === 'bot.stop' && e.target === 'echo-1'));
   t.truthy(entries.find((e) => e.action === 'daemon.stop'));
+  const backup = made['backup.create'];
+  t.like(
+    entries.find((e) => e.action === 'backup.created' && e.target === backup),
+    {
+      actor: me.actor,
+    },
+  );
+  t.like(
+    entries.find((e) => e.action === 'backup.restore_started' && e.target === backup),
+    {
+      actor: me.actor,
+    },
+  );
+  t.like(
+    entries.find((e) => e.action === 'backup.restored' && e.target === backup),
+    {
+      actor: me.actor,
+      severity: 'warning',
+    },
+  );
+  t.like(
+    entries.find((e) => e.action === 'backup.verified' && e.target === backup),
+    {
+      severity: 'info',
+    },
+  );
   t.like(
     entries.find((e) => e.action === 'config.applied' && e.details?.trigger === 'command'),
     { actor: me.actor, actorType: 'user' },
