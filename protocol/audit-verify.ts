@@ -7,6 +7,8 @@
  * Lines are taken apart by position (audit-chain.ts), never JSON-parsed:
  * verify reads a million entries in a few seconds.
  */
+
+import { AUDIT_FILES } from './audit.ts';
 import {
   checkDocument,
   GENESIS_HASH,
@@ -475,7 +477,7 @@ function anchorProblem(anchor: TrailAnchor, message: string): VerifyReport {
       kind: 'changed',
       seq: typeof anchor.seq === 'number' ? anchor.seq + 1 : null,
       segment: typeof anchor.segment === 'number' ? anchor.segment : null,
-      file: 'audit-trail.anchor.json',
+      file: AUDIT_FILES.anchor,
       line: 0,
       message,
     },

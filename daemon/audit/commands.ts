@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { type AuditEntry, SEVERITIES } from '../../protocol/audit.ts';
 import { type TrailFile, type VerifyReport, verifyTrail } from '../../protocol/audit-verify.ts';
@@ -61,10 +62,7 @@ async function withSnapshot<T>(audit: Audit, fn: (s: TrailSnapshot) => Promise<T
   }
 }
 
-async function readAll(
-  handle: import('node:fs/promises').FileHandle,
-  size: number,
-): Promise<Buffer> {
+async function readAll(handle: FileHandle, size: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(size);
   let done = 0;
   while (done < size) {
