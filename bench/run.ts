@@ -5,7 +5,7 @@
  *
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
- *                  throughput, submit, config, recovery (default: all)
+ *                  throughput, submit, config, recovery, audit (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type AuditBenchResult, benchAudit } from './audit.ts';
 import { benchConfigReload, type ConfigReloadResult } from './config-reload.ts';
 import {
   type Daemon,
@@ -60,6 +61,7 @@ const ALL = [
   'submit',
   'config',
   'recovery',
+  'audit',
 ] as const;
 type BenchName = (typeof ALL)[number];
 
@@ -117,6 +119,7 @@ interface Results {
   submitAck?: SubmitAckResult;
   configReload?: ConfigReloadResult;
   recovery?: RecoveryBenchResult;
+  audit?: AuditBenchResult;
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -274,6 +277,19 @@ async function phaseRecovery(results: Results): Promise<void> {
   });
 }
 
+async function phaseAudit(results: Results): Promise<void> {
+  if (!selected.has('audit')) return;
+  await phase('audit', async () => {
+    results.audit = await benchAudit({
+      appendSeconds: 5,
+      inFlight: 256,
+      corpusEntries: 1_000_000,
+      queryRuns: 40,
+      log,
+    });
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Report
 
@@ -297,6 +313,7 @@ function rows(results: Results): Row[] {
     rss,
     configReload,
     recovery,
+    audit,
   } = results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
@@ -476,6 +493,7 @@ function rows(results: Results): Row[] {
     );
   }
   if (recovery) out.push(...recoveryRows(recovery));
+  if (audit) out.push(...auditRows(audit));
   return out;
 }
 
@@ -511,6 +529,55 @@ function recoveryRows(r: RecoveryBenchResult): Row[] {
       unit: 'MB/s',
     },
   ];
+}
+
+function auditRows(a: AuditBenchResult): Row[] {
+  const out: Row[] = [
+    {
+      metric: `8. audit append, sustained (${a.append.inFlight} writers awaiting fdatasync)`,
+      value: a.append.entriesPerSecond,
+      unit: 'entries/s',
+      target: { op: '>=', value: 20_000, text: '≥ 20,000 entries/s' },
+    },
+    {
+      metric: '8. audit append latency to durable, p99',
+      value: a.append.latencyMs.p99,
+      unit: 'ms',
+    },
+    {
+      metric: `8. audit verify, ${a.corpus.entries.toLocaleString('en-US')} entries (MACs checked)`,
+      value: a.verify.seconds,
+      unit: 's',
+      target: { op: '<=', value: 5, text: '≤ 5 s' },
+      peers: [{ name: 'via hived socket', value: a.verifyViaHived.seconds }],
+    },
+  ];
+  for (const [name, summary] of Object.entries(a.query)) {
+    const primary = name === 'actor alice' || name === 'action command.task.submit';
+    out.push({
+      metric: `8. audit newest 100, ${name}, p95`,
+      value: summary.p95,
+      unit: 'ms',
+      ...(primary ? { target: { op: '<=' as const, value: 50, text: '≤ 50 ms' } } : {}),
+      peers: [{ name: 'via hived socket', value: a.queryViaHived[name]?.p95 ?? Number.NaN }],
+    });
+  }
+  for (const [name, scan] of Object.entries(a.scan)) {
+    out.push({
+      metric: `8. audit full scan, rare ${name}`,
+      value: scan.entriesPerSecond,
+      unit: 'entries/s',
+      ...(name.startsWith('actor')
+        ? { target: { op: '>=' as const, value: 500_000, text: '≥ 500,000 entries/s' } }
+        : {}),
+    });
+  }
+  out.push({
+    metric: '8. audit stats over the whole trail',
+    value: a.stats.entriesPerSecond,
+    unit: 'entries/s',
+  });
+  return out;
 }
 
 function fmt(x: number): string {
@@ -570,7 +637,14 @@ async function main(): Promise<number> {
   await warmCompileCache();
   const results: Results = {};
   let failed = false;
-  for (const phase of [phaseIdle, phaseThroughput, phaseSubmit, phaseConfig, phaseRecovery]) {
+  for (const phase of [
+    phaseIdle,
+    phaseThroughput,
+    phaseSubmit,
+    phaseConfig,
+    phaseRecovery,
+    phaseAudit,
+  ]) {
     try {
       await phase(results);
     } catch (error) {

@@ -13,6 +13,7 @@ import {
   printProgress,
   type Values,
 } from './command.ts';
+import { auditCommands } from './commands/audit.ts';
 import { backupCommands } from './commands/backup.ts';
 import { botCommands } from './commands/bots.ts';
 import { configCommands } from './commands/config.ts';
@@ -24,6 +25,7 @@ const COMMANDS: CliCommand[] = [
   ...daemonCommands,
   ...taskCommands,
   ...botCommands,
+  ...auditCommands,
   ...configCommands,
   ...backupCommands,
 ];
@@ -77,7 +79,7 @@ function overview(): string {
   const lines = COMMANDS.map(
     (c) => `  ${`${c.words.join(' ')}${c.args ? ` ${c.args}` : ''}`.padEnd(28)} ${c.summary}`,
   );
-  return `hive: control a running hived\n\nUsage: hive <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nGlobal options:\n${optionHelp(GLOBAL_OPTIONS)}\n\nExit codes: 0 ok, 1 command error, 2 daemon unreachable, 3 wait timed out.\nRun "hive <command> --help" for a command's options.`;
+  return `hive: control a running hived\n\nUsage: hive <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nGlobal options:\n${optionHelp(GLOBAL_OPTIONS)}\n\nExit codes: 0 ok, 1 command error, 2 daemon unreachable, 3 wait timed out, 4 audit verify found damage.\nRun "hive <command> --help" for a command's options.`;
 }
 
 /** How long a plain request may take before the client gives up (HIVE_TIMEOUT_MS overrides). */

@@ -13,6 +13,8 @@ export const Exit = {
   Unreachable: 2,
   /** A wait timed out; the work goes on. */
   Timeout: 3,
+  /** `hive audit verify` found the trail (or an export) damaged or tampered with. */
+  Tampered: 4,
 } as const;
 
 export interface CliContext {

@@ -5,6 +5,12 @@
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HiveError } from '../protocol/errors.ts';
+import { ActorVerifier } from './audit/actor.ts';
+import { type Audit, DAEMON_ACTOR } from './audit/audit.ts';
+import { registerAuditCommands } from './audit/commands.ts';
+import { auditInterceptor } from './audit/interceptor.ts';
+import { createAudit } from './audit/setup.ts';
+import { auditBots, auditConfig, auditRecovery, auditTasks } from './audit/subscriptions.ts';
 import { registerBotCommands } from './bots/commands.ts';
 import { createSpawner, resolveSpecs } from './bots/spec.ts';
 import { BotSupervisor, EMPTY_REGISTRY, type RegistryDoc } from './bots/supervisor.ts';
@@ -219,6 +225,25 @@ export async function startDaemon(
   });
   const marker = new ShutdownMarker(paths.runDir, meta);
   const start = await marker.begin(startup.metaLost ? { metaLost: startup.metaLost } : {});
+  const audit = createAudit(
+    config,
+    { defaultDir: paths.logsDir, baseDir: initial.baseDir, env },
+    { clock, log: logs.part('audit') },
+  );
+  await audit.start();
+  audit.note({
+    action: 'daemon.start',
+    severity: start.lastStart === 'crash' ? 'warning' : 'info',
+    actor: DAEMON_ACTOR,
+    reason: start.detail,
+    details: {
+      pid: process.pid,
+      version: VERSION,
+      lastStart: start.lastStart,
+      config: initial.base === 'file' ? location.mainFile : 'embedded',
+      safeMode: startup.safeMode?.reason ?? null,
+    },
+  });
   if (start.lastStart === 'crash') recoveryLog.warn(`crash detected: ${start.detail}`);
   else recoveryLog.info(`start after ${start.detail}`);
 
@@ -235,7 +260,7 @@ export async function startDaemon(
   const configText = () => ({
     config: initial.base === 'file' ? location.mainFile : 'embedded',
   });
-  const base: DaemonBase = { paths, lock, clock, logs, log, notifier, start, marker };
+  const base: DaemonBase = { paths, lock, clock, logs, log, notifier, start, marker, audit };
   const recoveryDeps = {
     clock,
     log: recoveryLog,
@@ -274,6 +299,7 @@ export async function startDaemon(
     registry,
     compileCacheDir,
   });
+  auditBots(audit, bots);
   const reaped = bots.reapOrphans();
   if (reaped.length > 0)
     recoveryLog.warn(`killed bots left by the previous run: ${reaped.join(', ')}`);
@@ -287,6 +313,7 @@ export async function startDaemon(
     log: taskLog,
     config: config.queue,
   });
+  auditTasks(audit, queue);
   // daemon.logTaskEvents: a flag that takes effect at once (subscribe or not).
   let stopTaskEvents: (() => void) | undefined;
   const logTaskEvents = (on: boolean) => {
@@ -315,9 +342,12 @@ export async function startDaemon(
     { config: config.backup },
     { ...recoveryDeps, live: { queue, registry, bots, dispatcher } },
   );
+  auditRecovery(audit, recovery);
 
   let stopping = false;
   const router = new CommandRouter();
+  // Outermost: a command refused by any later interceptor is still audited.
+  router.use(auditInterceptor(audit, new ActorVerifier(clock), clock));
   // While stopping, nothing may change state (the queue is draining, bots are stopping).
   router.use(async (command, _args, _ctx, next) => {
     if (stopping && command.mutating && command.name !== 'daemon.stop') {
@@ -341,6 +371,7 @@ export async function startDaemon(
   registerLogCommands(router, logs);
   registerConfigCommands(router, configManager);
   registerRecoveryCommands(router, recovery);
+  registerAuditCommands(router, { audit, clock });
 
   const server = new ControlServer(
     { socketPath: paths.socket, runDir: paths.runDir, ...config.ipc },
@@ -367,6 +398,7 @@ export async function startDaemon(
     stopPromise ??= (async () => {
       stopping = true;
       log.info(`stopping: ${reason}`);
+      audit.note({ action: 'daemon.stop', actor: DAEMON_ACTOR, reason });
       notifier.stopping(`stopping: ${reason}`);
       await runSteps(log, [
         ['stop config reloads', () => configManager.close()],
@@ -381,6 +413,7 @@ export async function startDaemon(
         ['close queue', () => queue.close({ compact: true })],
         ['write shutdown marker', () => marker.writeClean(VERSION, reason)],
         ['close socket', () => server.close()],
+        ['close audit trail', () => audit.close()],
         ['release lock', async () => lock.release()],
       ]);
       log.info('stopped cleanly');
@@ -403,14 +436,16 @@ export async function startDaemon(
         bots: bots.bots(),
         queue: queue.counts(),
         recovery: { mode: 'normal', lastBackup: r.lastBackup, problems: r.problems },
+        audit: audit.status(),
       };
     },
     stop: (reason) => void stop(reason),
   });
 
   // Each part applies its own slice of a new config; what no part claims needs a restart.
-  for (const applier of [logs, server, dispatcher, queue, loop, bots, recovery])
+  for (const applier of [logs, server, dispatcher, queue, loop, bots, recovery, audit])
     configManager.register(applier);
+  auditConfig(audit, configManager);
   configManager.register(
     readAtUse('tasks', [
       'queue.defaultPriority',
@@ -457,6 +492,7 @@ interface DaemonBase {
   notifier: ServiceNotifier;
   start: StartReport;
   marker: ShutdownMarker;
+  audit: Audit;
 }
 
 function daemonInfo(base: DaemonBase, startedAt: number, mode: 'normal' | 'safe') {
@@ -520,7 +556,7 @@ async function serveSafeMode(
     hint: string;
   },
 ): Promise<RunningDaemon> {
-  const { paths, logs, log, notifier, lock, marker, clock } = base;
+  const { paths, logs, log, notifier, lock, marker, clock, audit } = base;
   const explain = `hived is in safe mode: ${safe.reason}. ${safe.hint}`;
   let resolveStopped!: (how: 'exit' | 'restart') => void;
   const stopped = new Promise<'exit' | 'restart'>((resolve) => {
@@ -530,11 +566,13 @@ async function serveSafeMode(
   const stop = (reason: string, how: 'exit' | 'restart' = 'exit'): Promise<void> => {
     stopPromise ??= (async () => {
       log.info(`stopping (safe mode): ${reason}`);
+      audit.note({ action: 'daemon.stop', actor: DAEMON_ACTOR, reason });
       notifier.stopping(`stopping: ${reason}`);
       await runSteps(log, [
         ['finish backup work', () => recovery.close()],
         ['write shutdown marker', () => marker.writeClean(VERSION, reason)],
         ['close socket', () => server.close()],
+        ['close audit trail', () => audit.close()],
         ['release lock', async () => lock.release()],
       ]);
       await logs.close();
@@ -543,14 +581,17 @@ async function serveSafeMode(
     return stopPromise;
   };
   const recovery = safe.recovery(() => void stop('a restore repaired the state', 'restart'));
+  auditRecovery(audit, recovery);
   const refused = (name: string) =>
     new HiveError('HIVE_RECOVERY_SAFE_MODE', `${explain} (${name})`);
   const router = new CommandRouter({
     unknown: (name) => (/^(task|bots|config)\./.test(name) ? refused(name) : undefined),
   });
+  router.use(auditInterceptor(audit, new ActorVerifier(clock), clock));
   router.use(recovery.guard);
   registerLogCommands(router, logs);
   registerRecoveryCommands(router, recovery);
+  registerAuditCommands(router, { audit, clock });
   const startedAt = clock.now();
   const none: Counts = { queued: 0, running: 0, done: 0, failed: 0, dead: 0, cancelled: 0 };
   registerDaemonCommands(router, {
@@ -559,6 +600,7 @@ async function serveSafeMode(
       bots: [],
       queue: none,
       recovery: { mode: 'safe', problems: (recovery.status() as { problems: string[] }).problems },
+      audit: audit.status(),
     }),
     stop: (reason) => void stop(reason),
   });

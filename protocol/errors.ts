@@ -33,8 +33,11 @@ export const ERROR_CODES = {
   HIVE_TASK_ALREADY_FINAL: 'The task already reached a final state.',
   HIVE_TASK_KEY_CONFLICT: 'The idempotency key already names a task of another type.',
   HIVE_TASK_QUEUE_FULL: 'The queue holds its configured maximum of unfinished tasks.',
+  HIVE_TASK_NOT_RETRYABLE: 'Only a dead or failed task can be retried.',
   HIVE_BOT_NOT_FOUND: 'No bot has that name.',
   HIVE_BOT_KIND_NOT_FOUND: 'No bot kind has that name.',
+  HIVE_AUDIT_UNAVAILABLE:
+    'The audit trail cannot be written; mutating commands are refused until it can.',
   HIVE_BACKUP_NOT_FOUND: 'No backup or restore point has that id.',
   HIVE_BACKUP_CORRUPT: 'A backup file is missing or its bytes do not match its SHA-256.',
   HIVE_BACKUP_INVALID: 'A backup is readable but its content breaks an invariant of the state.',

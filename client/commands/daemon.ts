@@ -18,10 +18,31 @@ interface Status {
   bots: BotRow[];
   queue: Record<string, number>;
   recovery?: { problems: string[] };
+  audit?: {
+    sink: 'ok' | 'broken';
+    reason?: string;
+    since?: number;
+    seq: number;
+    segment: number;
+    backlog: number;
+    lost: number;
+    keyed: boolean;
+    failClosed: boolean;
+  };
+}
+
+function auditLine(audit: Status['audit']): string {
+  if (!audit) return '';
+  const keyed = audit.keyed ? 'keyed' : 'no key';
+  if (audit.sink === 'ok')
+    return `\naudit: ok (entry ${audit.seq}, segment ${audit.segment}, ${keyed})`;
+  const since = audit.since ? ` for ${duration(Date.now() - audit.since)}` : '';
+  const refusing = audit.failClosed ? '; mutating commands are refused' : '; NOT failing closed';
+  return `\naudit: BROKEN${since}: ${audit.reason}; ${audit.backlog} entries waiting, ${audit.lost} lost${refusing}`;
 }
 
 export function renderStatus(result: unknown): string {
-  const { daemon, bots, queue, recovery } = result as Status;
+  const { daemon, bots, queue, recovery, audit } = result as Status;
   const head = `hived ${daemon.version}  pid ${daemon.pid}  up ${duration(daemon.uptimeMs)}  last start: ${daemon.lastStart}${daemon.stopping ? '  STOPPING' : ''}`;
   let detail =
     daemon.lastStart === 'crash' && daemon.lastStartDetail ? `\n  ${daemon.lastStartDetail}` : '';
@@ -32,7 +53,7 @@ export function renderStatus(result: unknown): string {
   const q = Object.entries(queue)
     .map(([k, v]) => `${k} ${v}`)
     .join('  ');
-  return `${head}${detail}\nconfig: ${daemon.config}\n\n${botTable(bots)}\n\nqueue: ${q}`;
+  return `${head}${detail}\nconfig: ${daemon.config}\n\n${botTable(bots)}\n\nqueue: ${q}${auditLine(audit)}`;
 }
 
 interface LogLine {

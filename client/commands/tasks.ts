@@ -164,4 +164,12 @@ export const taskCommands: CliCommand[] = [
     }),
     render: (r) => `${(r as TaskOutcome).id} ${(r as TaskOutcome).state}`,
   },
+  {
+    words: ['task', 'retry'],
+    args: 'ID',
+    summary: 'Send a dead or failed task back to the queue with fresh attempts',
+    positionals: [1, 1],
+    request: (_v, p) => ({ cmd: 'task.retry', args: { id: p[0] } }),
+    render: (r) => `${(r as TaskOutcome).id} ${(r as TaskOutcome).state}`,
+  },
 ];

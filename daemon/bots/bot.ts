@@ -9,6 +9,9 @@ import type { BotSpec } from './spec.ts';
 
 export type BotState = 'starting' | 'ready' | 'stopping' | 'stopped' | 'backoff' | 'failed';
 
+/** Why hived killed a bot itself (absent for a crash or a requested stop). */
+export type KillCause = 'memory_limit' | 'heartbeat' | 'start_timeout' | 'protocol';
+
 export interface BotExit {
   bot: Bot;
   code: number | null;
@@ -19,9 +22,13 @@ export interface BotExit {
   requested: boolean;
   /** Milliseconds it was ready before it ended (0 if it never became ready). */
   upMs: number;
+  /** Set when hived killed it for breaking a rule. */
+  cause?: KillCause;
 }
 
 export interface BotEvents {
+  /** A process was launched for this bot (it has a pid). */
+  start: Bot;
   ready: Bot;
   exit: BotExit;
   message: { bot: Bot; message: BotToDaemon };
@@ -67,6 +74,7 @@ export class Bot extends TypedEmitter<BotEvents> {
   #child: ChildProcess | undefined;
   #channel: BotChannel | undefined;
   #killReason: string | undefined;
+  #killCause: KillCause | undefined;
   #stopRequested = false;
   #exited: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
@@ -100,6 +108,7 @@ export class Bot extends TypedEmitter<BotEvents> {
     if (this.#child) return;
     this.state = 'starting';
     this.#killReason = undefined;
+    this.#killCause = undefined;
     this.#stopRequested = false;
     this.failureReason = undefined;
     this.version = undefined;
@@ -128,11 +137,12 @@ export class Bot extends TypedEmitter<BotEvents> {
     const handlers = {
       message: (value: unknown) => this.#onMessage(value),
       output: (line: OutputLine) => this.emit('output', { bot: this, line }),
-      violation: (reason: string) => this.kill(`protocol violation: ${reason}`),
+      violation: (reason: string) => this.kill(`protocol violation: ${reason}`, 'protocol'),
       maxLineBytes: () => this.spec.maxLineBytes,
     };
     this.#channel =
       this.spec.transport === 'ipc' ? ipcChannel(child, handlers) : stdioChannel(child, handlers);
+    if (child.pid !== undefined) this.emit('start', this);
     this.#exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         this.#finish(code, signal, undefined);
@@ -179,16 +189,17 @@ export class Bot extends TypedEmitter<BotEvents> {
   checkDeadlines(now: number): void {
     if (!this.#child || this.#killReason) return;
     if (this.state === 'starting' && now - this.startedAt > this.spec.startTimeoutMs) {
-      this.kill(`no ready message within ${this.spec.startTimeoutMs} ms`);
+      this.kill(`no ready message within ${this.spec.startTimeoutMs} ms`, 'start_timeout');
     } else if (this.state === 'ready' && now - this.lastMessageAt > this.spec.heartbeatTimeoutMs) {
-      this.kill(`missed heartbeats for ${now - this.lastMessageAt} ms`);
+      this.kill(`missed heartbeats for ${now - this.lastMessageAt} ms`, 'heartbeat');
     }
   }
 
   /** Kills the whole process group now; `reason` becomes the exit reason. */
-  kill(reason: string): void {
+  kill(reason: string, cause?: KillCause): void {
     if (!this.#child || this.#killReason) return;
     this.#killReason = reason;
+    this.#killCause = cause;
     this.#log.warn(`killing ${this.name}: ${reason}`, { bot: this.name, pid: this.pid });
     this.#signal('SIGKILL');
   }
@@ -250,7 +261,17 @@ export class Bot extends TypedEmitter<BotEvents> {
     this.startTicks = undefined;
     this.rssBytes = undefined;
     this.state = 'stopped';
-    this.emit('exit', { bot: this, code, signal, reason, requested: this.#stopRequested, upMs });
+    const requested = this.#stopRequested;
+    const cause = requested ? undefined : this.#killCause;
+    this.emit('exit', {
+      bot: this,
+      code,
+      signal,
+      reason,
+      requested,
+      upMs,
+      ...(cause ? { cause } : {}),
+    });
   }
 
   /** Resolves when the current process (if any) has exited. */

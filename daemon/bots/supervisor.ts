@@ -29,11 +29,17 @@ export interface RegistryDoc {
 export const EMPTY_REGISTRY: RegistryDoc = { bots: {}, scale: {} };
 
 export interface SupervisorEvents {
+  /** A bot process was launched. */
+  start: Bot;
   /** A bot became ready: it can take tasks. */
   ready: Bot;
   /** A bot process ended; its in-flight tasks need a new home. */
   exit: BotExit;
   message: BotEvents['message'];
+  /** A bot is being restarted: after a crash (with its backoff delay) or on request. */
+  restart: { bot: Bot; delayMs: number; reason: string; requested: boolean };
+  /** A bot was given up (crash loop); it stays down until restarted by hand. */
+  failed: { bot: Bot; reason: string };
 }
 
 interface KindPool {
@@ -384,6 +390,7 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
     this.#cancelRestart(name);
     this.#crashTimes.delete(name);
     this.#consecutiveCrashes.delete(name);
+    this.emit('restart', { bot, delayMs: 0, reason: 'restart requested', requested: true });
     await bot.stop('restart requested');
     if (this.#closing || !this.#isCurrent(bot)) return;
     bot.restarts += 1;
@@ -407,6 +414,7 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
       this.#persist();
       this.emit('ready', b);
     });
+    bot.on('start', (b) => this.emit('start', b));
     bot.on('exit', (exit) => this.#onExit(exit));
     bot.on('message', (m) => this.emit('message', m));
     bot.on('output', ({ bot: b, line }) =>
@@ -452,6 +460,7 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
       bot.state = 'failed';
       bot.failureReason = `crash loop: ${times.length} exits within ${policy.windowMs} ms, last: ${exit.reason}; fix it, then run hive bots restart ${bot.name}`;
       this.#log.error(`${bot.name} failed: ${bot.failureReason}`, { bot: bot.name });
+      this.emit('failed', { bot, reason: bot.failureReason });
       return;
     }
     const delay = Math.min(
@@ -459,6 +468,7 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
       policy.maxDelayMs,
     );
     bot.state = 'backoff';
+    this.emit('restart', { bot, delayMs: delay, reason: exit.reason, requested: false });
     this.#restartTimers.set(
       bot.name,
       setTimeout(() => {
@@ -492,7 +502,7 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
       const limit = bot.spec.memoryLimitBytes;
       if (rss !== undefined && limit !== undefined && rss > limit) {
         const mb = (n: number) => Math.round(n / 1024 / 1024);
-        bot.kill(`memory limit: RSS ${mb(rss)} MB over ${mb(limit)} MB`);
+        bot.kill(`memory limit: RSS ${mb(rss)} MB over ${mb(limit)} MB`, 'memory_limit');
       }
     }
   }

@@ -1,4 +1,5 @@
 import { type ConfigChange, REDACTED } from '../../protocol/config.ts';
+import { isSecretName } from '../core/secret-names.ts';
 import { isPlainObject, sameValue } from '../core/values.ts';
 
 export type { ConfigChange };
@@ -25,16 +26,6 @@ export function diffConfigs(
 }
 
 /**
- * Key names that hold secrets: secret, token, passw(ord), credential, cookie,
- * private anywhere in the name; auth, authorization or key as its last word
- * (`api_key`, `apiKey`, `key`). The same rule as the audit trail's redaction
- * (issue #5), so a value hidden in one place is hidden in the other.
- */
-const SECRET_NAME =
-  /secret|token|passw|credential|cookie|private|(^|[-_.])(auth|authorization|key)$/i;
-const CAMEL_KEY = /[a-z0-9]Key$/;
-
-/**
  * Hides secret values wherever config leaves the daemon (show, get, diffs,
  * logs, events): keys named like secrets, every bot's env values, and the
  * names listed in `config.redact`.
@@ -48,12 +39,7 @@ export class Redactor {
 
   isSecret(path: readonly string[]): boolean {
     if (path[0] === 'bots' && path[2] === 'env' && path.length >= 4) return true;
-    return path.some(
-      (segment) =>
-        SECRET_NAME.test(segment) ||
-        CAMEL_KEY.test(segment) ||
-        this.#extra.has(segment.toLowerCase()),
-    );
+    return path.some((segment) => isSecretName(segment, this.#extra));
   }
 
   /** A copy of `value` (found at `path`) with every secret replaced by `<redacted>`. */

@@ -215,6 +215,59 @@ export const ConfigSchema = z.strictObject({
       tickMs: positive('Supervision loop period (lease expiry, watchdog)', 100),
     })
     .prefault({}),
+  audit: z
+    .strictObject({
+      dir: z
+        .string()
+        .optional()
+        .describe(
+          'Folder of the audit trail (default: <state>/logs); a filesystem of its own keeps a full state disk from stopping audit',
+        ),
+      failClosed: z
+        .boolean()
+        .default(true)
+        .describe('Refuse mutating commands while the trail cannot be written'),
+      readCommands: z
+        .boolean()
+        .default(true)
+        .describe('Record read-only commands too (their answers do not wait for the write)'),
+      writeTimeoutMs: positive(
+        'A write (with its fdatasync) that takes longer counts as failed',
+        800,
+      ),
+      retryIntervalMs: positive('How often a trail that cannot be written is tried again', 1000),
+      backlogMax: positive('Entries kept in memory while the trail cannot be written', 10_000),
+      rotateBytes: positive('The live segment is rotated past this size', 64 * 1024 * 1024),
+      rotateAfterMs: ms('A segment this old is rotated (0: never by age)', 86_400_000),
+      keepSegments: z
+        .number()
+        .int()
+        .min(0)
+        .default(0)
+        .describe('Rotated segments kept; older ones are removed, leaving an anchor (0: all)'),
+      maxAgeMs: ms('Rotated segments older than this are removed (0: kept forever)', 0),
+      keyFile: z
+        .string()
+        .optional()
+        .describe(
+          'File holding the HMAC key (16 bytes or more, readable by hived only); without a key the chain shows changes but not a forger who recomputes it',
+        ),
+      keyEnv: z
+        .string()
+        .optional()
+        .describe('Environment variable holding the HMAC key (when no keyFile is set)'),
+      secretEnv: z
+        .array(z.string().min(1))
+        .default([])
+        .describe(
+          "Environment variables whose values never appear in the trail (hived's own and bot env entries of these names)",
+        ),
+      redactFields: z
+        .array(z.string().min(1))
+        .default([])
+        .describe('Argument names whose values are stored as digests, besides secret-looking ones'),
+    })
+    .prefault({}),
   backup: z
     .strictObject({
       dir: z

@@ -4,7 +4,13 @@ import { args, type CommandRouter } from '../ipc/router.ts';
 import type { Counts } from '../tasks/task-queue.ts';
 
 export interface DaemonStatusSource {
-  status(): { daemon: Record<string, unknown>; bots: Bot[]; queue: Counts };
+  /** Parts may add sections of their own (e.g. `audit`); they are passed through. */
+  status(): {
+    daemon: Record<string, unknown>;
+    bots: Bot[];
+    queue: Counts;
+    [section: string]: unknown;
+  };
   stop(reason: string): void;
 }
 
@@ -16,8 +22,8 @@ export function registerDaemonCommands(router: CommandRouter, source: DaemonStat
     mutating: false,
     args: args({}),
     handler: () => {
-      const { daemon, bots, queue } = source.status();
-      return { daemon, bots: bots.map(botView), queue };
+      const { daemon, bots, queue, ...sections } = source.status();
+      return { daemon, bots: bots.map(botView), queue, ...sections };
     },
   });
 

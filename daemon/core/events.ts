@@ -6,7 +6,7 @@
  * daemon's bookkeeping.
  */
 // biome-ignore lint/suspicious/noExplicitAny: listener argument lists are checked per event map
-type EventMap = Record<string, any>;
+export type EventMap = Record<string, any>;
 type Listener<P> = (payload: P) => void;
 
 export class TypedEmitter<Events extends EventMap> {

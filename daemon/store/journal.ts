@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { HiveError } from '../../protocol/errors.ts';
 import { fsyncDirectory, isNodeError } from '../core/atomic-file.ts';
+import { type AppendFs, appendDurably, GroupCommit, realAppendFs } from '../core/group-commit.ts';
 
 /**
  * An append-only, checksummed record log with group commit.
@@ -13,19 +14,7 @@ import { fsyncDirectory, isNodeError } from '../core/atomic-file.ts';
  * new segment and lets the owner delete the old ones once a snapshot covers
  * them.
  */
-export interface JournalFs {
-  write(handle: FileHandle, data: string): Promise<void>;
-  sync(handle: FileHandle): Promise<void>;
-}
-
-const realFs: JournalFs = {
-  async write(handle, data) {
-    await handle.write(data);
-  },
-  async sync(handle) {
-    await handle.datasync();
-  },
-};
+export type JournalFs = AppendFs;
 
 export interface ReplayReport {
   segments: number[];
@@ -56,9 +45,8 @@ export class Journal<R> {
   #handle: FileHandle | undefined;
   #segment = 0;
   #segmentBytes = 0;
-  #pending: Pending<R>[] = [];
+  readonly #commits = new GroupCommit<Pending<R>>((batch) => this.#writeBatch(batch));
   #rotating: Promise<void> | undefined;
-  #flushing: Promise<void> | undefined;
   #lastSeq = 0;
   #closed = false;
   /** Set while a restore replaces the files under this journal: appends are refused. */
@@ -75,7 +63,7 @@ export class Journal<R> {
     dir: string,
     name: string,
     onDurable: (entry: JournalEntry<R>) => void,
-    fs: JournalFs = realFs,
+    fs: JournalFs = realAppendFs,
   ) {
     this.#dir = dir;
     this.#name = name;
@@ -180,50 +168,24 @@ export class Journal<R> {
     const line = encodeLine(seq, record);
     const entry = { seq, record };
     const durable = new Promise<void>((resolve, reject) => {
-      this.#pending.push({ entry, line, resolve, reject });
+      this.#commits.push({ entry, line, resolve, reject });
     });
-    if (!this.#flushing) this.#flushing = this.#flushLoop();
     return { seq, durable };
   }
 
   /** Resolves when everything appended so far is durable (or failed). */
-  async flushed(): Promise<void> {
-    while (this.#flushing) await this.#flushing.catch(() => {});
-  }
-
-  async #flushLoop(): Promise<void> {
-    // Yield once so that appends from the same event-loop turn share a write.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    try {
-      while (this.#pending.length > 0) {
-        const batch = this.#pending;
-        this.#pending = [];
-        await this.#writeBatch(batch);
-      }
-    } finally {
-      this.#flushing = undefined;
-    }
+  flushed(): Promise<void> {
+    return this.#commits.flushed();
   }
 
   async #writeBatch(batch: Pending<R>[]): Promise<void> {
     if (this.#rotating) await this.#rotating;
-    const handle = this.#handle;
     let data = '';
     for (const item of batch) data += item.line;
-    const before = this.#segmentBytes;
-    try {
-      if (!handle) throw new Error('journal is not open');
-      await this.#fs.write(handle, data);
-      await this.#fs.sync(handle);
-      this.#segmentBytes += Buffer.byteLength(data);
-    } catch (error) {
-      // Cut a partial write off so that a later append never follows garbage
-      // and nothing the caller was told failed can reappear after a restart.
-      const cut = await handle?.truncate(before).then(
-        () => true,
-        () => false,
-      );
-      if (!cut) {
+    const outcome = await appendDurably(this.#fs, this.#handle, data, this.#segmentBytes);
+    if (!outcome.ok) {
+      const { error } = outcome;
+      if (!outcome.repaired) {
         // The file may now end in garbage that a later line would follow: refuse
         // every append until a restart replays (and repairs) the journal.
         this.#broken = `${this.#name} journal could not be repaired after a failed write; restart hived`;
@@ -238,6 +200,7 @@ export class Journal<R> {
       for (const item of batch) item.reject(failure);
       return;
     }
+    this.#segmentBytes += outcome.bytes;
     for (const item of batch) {
       try {
         this.#onDurable(item.entry);

@@ -190,8 +190,23 @@ export function registerTaskCommands(router: CommandRouter, deps: TaskCommandDep
     mutating: true,
     args: args({ id: taskId, reason: z.string().max(500).optional() }),
     async handler(a, ctx) {
-      const task = await dispatcher.cancel(a.id, a.reason ?? `cancelled by ${ctx.actor.user}`);
+      const task = await dispatcher.cancel(
+        a.id,
+        a.reason ?? `cancelled by ${ctx.actor.user}`,
+        ctx.actor.user,
+      );
       return { id: task.id, state: task.state };
+    },
+  });
+
+  router.register({
+    name: 'task.retry',
+    summary: 'Send a dead or failed task back to the queue with fresh attempts',
+    mutating: true,
+    args: args({ id: taskId }),
+    async handler(a, ctx) {
+      const task = await queue.retry(a.id, ctx.actor.user);
+      return { id: task.id, state: task.state, attempts: task.attempts };
     },
   });
 }

@@ -367,13 +367,19 @@ export class Dispatcher implements ConfigApplier {
    * Cancels a task that is not final. A running task's bot is told to stop
    * it; a result it sends later is rejected by the fencing token.
    */
-  async cancel(id: string, reason: string): Promise<Task> {
+  async cancel(id: string, reason: string, by?: string): Promise<Task> {
     const task = this.#queue.require(id);
     if (FINAL_STATES.has(task.state)) {
       throw new HiveError('HIVE_TASK_ALREADY_FINAL', `task ${id} is already ${task.state}`);
     }
     const lease = task.lease;
-    await this.#queue.commit({ t: 'cancel', id, at: this.#clock.now(), reason });
+    await this.#queue.commit({
+      t: 'cancel',
+      id,
+      at: this.#clock.now(),
+      reason,
+      ...(by ? { by } : {}),
+    });
     if (lease && task.state === 'cancelled') {
       const bot = this.#bots.bots().find((b) => b.name === lease.bot);
       if (bot?.inflight.delete(id)) bot.send({ type: 'cancel', id, token: lease.token, reason });

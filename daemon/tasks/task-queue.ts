@@ -37,8 +37,8 @@ export interface SubmitRequest {
 }
 
 export interface TaskQueueEvents {
-  /** A task changed state (after the change is durable). */
-  changed: { task: Task; from: TaskState | undefined };
+  /** A task changed state (after the change is durable); `record` is what changed it. */
+  changed: { task: Task; from: TaskState | undefined; record: TaskRecord };
   /** New work may be dispatchable. */
   ready: undefined;
   /** The whole state was replaced (a restore); no `changed` events were sent for it. */
@@ -133,7 +133,7 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
       this.#finished.push(task.id);
       this.#resolveWaiters(task);
     }
-    this.emit('changed', { task, from });
+    this.emit('changed', { task, from, record });
   }
 
   #rebuildIndexes(): void {
@@ -229,6 +229,19 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
   #byKey(key: string): Task | undefined {
     const id = this.#store.state.keys.get(key);
     return id === undefined ? undefined : this.get(id);
+  }
+
+  /** Sends a dead or failed task back to the queue with a fresh set of attempts. */
+  async retry(id: string, by: string | undefined): Promise<Task> {
+    const task = this.require(id);
+    if (task.state !== 'dead' && task.state !== 'failed') {
+      throw new HiveError(
+        'HIVE_TASK_NOT_RETRYABLE',
+        `task ${id} is ${task.state}; only a dead or failed task can be retried`,
+      );
+    }
+    await this.#store.commit({ t: 'retry', id, at: this.#clock.now(), ...(by ? { by } : {}) });
+    return task;
   }
 
   /** Resolves with the task once it is final (at once if it already is). */

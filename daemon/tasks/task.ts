@@ -89,7 +89,10 @@ export type TaskRecord =
     }
   /** Lease released without counting an attempt (daemon drain or restart). */
   | { t: 'requeue'; id: string; token: number; at: number; reason: string }
-  | { t: 'cancel'; id: string; at: number; reason: string }
+  /** `by`: the user who asked (for the audit trail). */
+  | { t: 'cancel'; id: string; at: number; reason: string; by?: string }
+  /** A dead or failed task goes back to the queue with a fresh set of attempts. */
+  | { t: 'retry'; id: string; at: number; by?: string }
   | { t: 'prune'; ids: string[] }
   /**
    * A whole task put back as it was (a restore keeps tasks acknowledged after
@@ -212,6 +215,16 @@ export function applyTaskRecord(
       task.state = 'cancelled';
       task.error = { reason: 'cancelled', message: record.reason };
       task.updatedAt = task.finishedAt = record.at;
+      return task;
+    }
+    case 'retry': {
+      const task = state.tasks.get(record.id);
+      if (task?.state !== 'dead' && task?.state !== 'failed') return undefined;
+      task.state = 'queued';
+      task.attempts = 0;
+      task.availableAt = record.at;
+      task.updatedAt = record.at;
+      delete task.finishedAt;
       return task;
     }
     case 'restore': {

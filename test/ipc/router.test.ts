@@ -8,6 +8,7 @@ import {
   type Interceptor,
 } from '../../daemon/ipc/router.ts';
 import { HiveError } from '../../protocol/errors.ts';
+import { rejection } from '../helpers/errors.ts';
 
 function context(): CommandContext {
   return {
@@ -42,16 +43,6 @@ function router(): { router: CommandRouter; calls: unknown[] } {
     handler: () => ({ up: true }),
   });
   return { router: r, calls };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<HiveError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof HiveError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
 }
 
 test('dispatch runs the handler with parsed arguments', async (t) => {
