@@ -8,5 +8,5 @@ import { requireNode } from '../protocol/require-node.js';
 
 requireNode('hived', 'npm start uses the pinned Node 24');
 nodeModule.enableCompileCache?.();
-const { runFromCommandLine } = await import('./main.ts');
+const { runFromCommandLine } = await import('./cli.ts');
 await runFromCommandLine();
