@@ -96,8 +96,23 @@ export class Bot extends TypedEmitter<BotEvents> {
 
   /** Ready and below its concurrency: may take a task now. */
   get available(): boolean {
-    return this.state === 'ready' && this.inflight.size < this.spec.concurrency;
+    return this.state === 'ready' && this.inflight.size < this.concurrency;
   }
+
+  /**
+   * Tasks this bot may run at once right now: its configured concurrency,
+   * capped by an adaptive limit (the scheduler's, on failures and timeouts)
+   * and scaled by a pressure factor (degradation), never below 1.
+   */
+  get concurrency(): number {
+    const limit = Math.min(this.spec.concurrency, this.adaptiveLimit ?? Number.POSITIVE_INFINITY);
+    return Math.max(1, Math.floor(limit * this.pressureFactor));
+  }
+
+  /** Set by the scheduler (additive increase, multiplicative decrease); undefined: no cap. */
+  adaptiveLimit: number | undefined;
+  /** Set by the degradation part: 1 in normal operation, lower under pressure. */
+  pressureFactor = 1;
 
   get running(): boolean {
     return this.#child !== undefined;

@@ -28,7 +28,7 @@ export class LeastLoadedScheduler implements Scheduler {
     let bestLoad = Number.POSITIVE_INFINITY;
     for (let i = 0; i < pool.length; i++) {
       const bot = pool[(this.#turn + i) % pool.length] as Bot;
-      const load = bot.inflight.size / bot.spec.concurrency;
+      const load = bot.inflight.size / bot.concurrency;
       if (load < bestLoad) {
         best = bot;
         bestLoad = load;
