@@ -162,16 +162,9 @@ export class Degradation extends TypedEmitter<DegradationEvents> implements Conf
       const change = this.#machine.evaluate(sample.readings, sample.at);
       if (change) this.#autoChanged(change);
     }
-    const manual = this.#deps.doc.data.manual !== null;
-    this.#shares = shedShares(
-      sample.readings,
-      this.#deps.bots.kinds(),
-      this.#mode,
-      manual,
-      this.#config,
-    );
+    this.#refreshShares();
     this.#applyConcurrency();
-    this.#checkStuck(sample, manual);
+    this.#checkStuck(sample, this.manual);
     this.emit('sample', sample);
   }
 
@@ -209,6 +202,7 @@ export class Degradation extends TypedEmitter<DegradationEvents> implements Conf
     this.#since = holder.at;
     this.#setBy = holder;
     this.#shedder.reset();
+    this.#refreshShares();
     const level = to === 'full' ? 'info' : 'warn';
     this.#deps.log[level](
       `mode ${transition.from.toUpperCase()} -> ${to.toUpperCase()}: ${holder.reason}`,
@@ -216,6 +210,16 @@ export class Degradation extends TypedEmitter<DegradationEvents> implements Conf
     );
     this.#applyConcurrency();
     this.emit('changed', transition);
+  }
+
+  #refreshShares(): void {
+    this.#shares = shedShares(
+      this.monitor.last?.readings ?? [],
+      this.#deps.bots.kinds(),
+      this.#mode,
+      this.manual,
+      this.#config,
+    );
   }
 
   #applyConcurrency(): void {

@@ -5,6 +5,13 @@ import type { Readings, Telemetry } from './telemetry.ts';
 const TASK_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 const WRITE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
+/** prom-client defaults whose names break the conventions (gauges ending in _total). */
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export type HistogramName =
   | 'hive_task_run_duration_seconds'
   | 'hive_task_wait_duration_seconds'
@@ -32,8 +39,11 @@ export class Exposition {
     this.#onError = onError;
     for (const metric of METRICS) this.#register(metric);
     // 20 ms: half the wake-ups of prom-client's default 10 ms event-loop histogram.
-    if (options.processMetrics)
+    if (options.processMetrics) {
       collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+      // Gauges named like counters: Prometheus' lint (promtool check metrics) rejects them.
+      for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
+    }
   }
 
   #register(metric: MetricDef): void {
