@@ -545,7 +545,6 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
   await server.listen();
   await web.start();
   recovery.start();
-  recovery.pauseSchedule(degradation.pausedReason('backups'));
   const ready = `listening on ${paths.socket}; ${specs.size} bot kinds`;
   notifier.ready(ready);
   log.info(`hived ${VERSION} ready (pid ${process.pid}, ${start.lastStart} start): ${ready}`);

@@ -67,10 +67,13 @@ function buildObservers(
 ) {
   const { config, clock, logs, audit, metrics } = base;
   const { configManager, bots, dispatcher, recovery, degradation } = parts;
+  const pauseBackups = () => recovery.pauseSchedule(degradation.pausedReason('backups'));
   degradation.on('changed', () => {
     dispatcher.schedulePump();
-    recovery.pauseSchedule(degradation.pausedReason('backups'));
+    pauseBackups();
   });
+  // degradation.degraded.pause may change without a mode change.
+  configManager.on('applied', pauseBackups);
   const healthLog = logs.part('health');
   const health = new Health(
     { config: config.health },
