@@ -1,5 +1,6 @@
 import { type Mode, modeRank, type SignalName } from '../../protocol/health.ts';
 import type { Config } from '../config/schema.ts';
+import { roundTo } from '../core/values.ts';
 import type { SignalReading } from './monitor.ts';
 
 export type ModeSettings = Pick<
@@ -30,8 +31,6 @@ interface Cause {
 export function signalKey(reading: Pick<SignalReading, 'signal' | 'kind'>): string {
   return reading.kind === undefined ? reading.signal : `${reading.signal}[${reading.kind}]`;
 }
-
-const round = (n: number) => Math.round(n * 1000) / 1000;
 
 /**
  * The automatic mode, from signal readings, with hysteresis:
@@ -104,7 +103,7 @@ export class ModeMachine {
       seen.set(key, n);
       if (reading.value >= s.exitAt) belowExit = false;
       if (s.hardMode === 'maintenance' && reading.value >= s.enterAt) belowEnterHard = false;
-      const value = round(reading.value);
+      const value = roundTo(reading.value);
       if (s.hardAt !== undefined && reading.value >= s.hardAt) {
         consider({
           mode: s.hardMode,
@@ -125,7 +124,7 @@ export class ModeMachine {
     if (cause && modeRank(cause.mode) > modeRank(this.#mode)) {
       return this.#change(cause.mode, now, {
         signal: signalKey(cause.reading),
-        value: round(cause.reading.value),
+        value: roundTo(cause.reading.value),
         threshold: cause.threshold,
         reason: cause.reason,
       });

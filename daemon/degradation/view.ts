@@ -10,6 +10,7 @@ import {
 import type { BotSupervisor } from '../bots/supervisor.ts';
 import type { Config } from '../config/schema.ts';
 import { OPTIONAL_WORK } from '../config/schema-health.ts';
+import { roundTo } from '../core/values.ts';
 import type { OptionalWork } from './degradation.ts';
 import { type ModeMachine, signalKey } from './modes.ts';
 import type { Sample, SignalReading } from './monitor.ts';
@@ -59,7 +60,7 @@ export function buildModeView(input: ViewInput): ModeView {
     return {
       name,
       ...(r?.kind !== undefined ? { kind: r.kind } : {}),
-      value: r ? Math.round(r.value * 1000) / 1000 : null,
+      value: r ? roundTo(r.value) : null,
       unit: UNITS[name],
       ...(r?.source ? { source: r.source } : {}),
       trigger: s.trigger,
@@ -77,8 +78,8 @@ export function buildModeView(input: ViewInput): ModeView {
     kinds.push({
       kind,
       queued: load?.queued ?? 0,
-      oldestAgeSeconds: Math.round((load?.oldestAgeSeconds ?? 0) * 10) / 10,
-      shedShare: Math.round((input.shares.get(kind) ?? 0) * 1000) / 1000,
+      oldestAgeSeconds: roundTo(load?.oldestAgeSeconds ?? 0, 1),
+      shedShare: roundTo(input.shares.get(kind) ?? 0),
       ...(fallback && why ? { routedTo: { kind: fallback, reason: why } } : {}),
     });
   }

@@ -1,4 +1,5 @@
 import type { AlertState, AlertView } from '../../protocol/health.ts';
+import { roundTo } from '../core/values.ts';
 import { type Labels, labelKey, type Readings, type Series } from '../metrics/telemetry.ts';
 import { compare, fill, type Rule } from './rules.ts';
 
@@ -189,7 +190,7 @@ export class AlertEngine {
       metric: rule.metric,
       op: rule.windowMs ? `increase over ${rule.windowMs} ms ${rule.op}` : rule.op,
       threshold: rule.threshold,
-      value: Math.round(instance.value * 1000) / 1000,
+      value: roundTo(instance.value),
       activeSince: instance.activeSince,
       firedAt: instance.firedAt,
       resolvedAt: instance.resolvedAt,

@@ -1,5 +1,6 @@
 import type { AlertSeverity } from '../../protocol/health.ts';
 import type { Config } from '../config/schema.ts';
+import { roundTo } from '../core/values.ts';
 import type { MetricName } from '../metrics/catalogue.ts';
 import type { Labels } from '../metrics/telemetry.ts';
 
@@ -169,7 +170,7 @@ function humanWindow(ms: number): string {
 /** Fills `{label}`, `{value}`, `{threshold}`, `{window}` in a template. */
 export function fill(template: string, rule: Rule, labels: Labels, value: number): string {
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => {
-    if (name === 'value') return String(Math.round(value * 1000) / 1000);
+    if (name === 'value') return String(roundTo(value));
     if (name === 'threshold') return String(rule.threshold);
     if (name === 'window') return rule.windowMs ? humanWindow(rule.windowMs) : 'now';
     return labels[name] ?? whole;

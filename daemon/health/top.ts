@@ -1,5 +1,6 @@
 import type { TopFrame } from '../../protocol/health.ts';
 import type { BotSupervisor } from '../bots/supervisor.ts';
+import { roundTo } from '../core/values.ts';
 import type { Degradation } from '../degradation/degradation.ts';
 import type { TaskQueue } from '../tasks/task-queue.ts';
 import type { Health } from './health.ts';
@@ -24,7 +25,7 @@ export function topFrame(s: TopSources): TopFrame {
     daemon: {
       pid: process.pid,
       uptimeMs: now - s.startedAt,
-      cpuRatio: round(sample?.daemon.cpuRatio ?? 0),
+      cpuRatio: roundTo(sample?.daemon.cpuRatio ?? 0),
       rssBytes: sample?.daemon.rssBytes ?? process.memoryUsage.rss(),
     },
     mode: {
@@ -42,7 +43,7 @@ export function topFrame(s: TopSources): TopFrame {
         kind: bot.kind,
         state: bot.state,
         pid: bot.pid ?? null,
-        cpuRatio: live && usage.cpuRatio !== undefined ? round(usage.cpuRatio) : null,
+        cpuRatio: live && usage.cpuRatio !== undefined ? roundTo(usage.cpuRatio) : null,
         rssBytes: bot.rssBytes ?? (live ? usage.rssBytes : null),
         inflight: bot.inflight.size,
         concurrency: bot.concurrency,
@@ -56,7 +57,7 @@ export function topFrame(s: TopSources): TopFrame {
         kind,
         queued: load.queued,
         running: load.running,
-        oldestAgeSeconds: round(load.oldestAgeSeconds),
+        oldestAgeSeconds: roundTo(load.oldestAgeSeconds),
       })),
     },
     alerts: health.firing.map((a) => ({
@@ -67,8 +68,6 @@ export function topFrame(s: TopSources): TopFrame {
     })),
   };
 }
-
-const round = (n: number) => Math.round(n * 1000) / 1000;
 
 /**
  * Calls `send` with a fresh frame whenever something `hive top` shows
