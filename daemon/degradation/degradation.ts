@@ -186,7 +186,11 @@ export class Degradation extends TypedEmitter<DegradationEvents> implements Conf
   /** Makes the effective mode what the hold or the machine says; one transition if it moved. */
   #settle(holder: ModeHolder, manual: boolean): void {
     const to = this.#deps.doc.data.manual?.mode ?? this.#machine.mode;
-    if (to === this.#mode) return;
+    if (to === this.#mode) {
+      // Held by hand in the mode it was already in: no transition, but it is the user's now.
+      if (manual) this.#setBy = holder;
+      return;
+    }
     const transition: ModeTransition = {
       from: this.#mode,
       to,
