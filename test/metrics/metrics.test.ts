@@ -2,7 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { lintMetricName, METRIC_BY_NAME, METRICS } from '../../daemon/metrics/catalogue.ts';
-import { echoBot, ROOT, startDaemon, waitForReadyBots } from '../helpers/daemon.ts';
+import {
+  echoBot,
+  ROOT,
+  startDaemon,
+  waitFor,
+  waitForReadyBots,
+  writeConfig,
+} from '../helpers/daemon.ts';
 import { submit, waitFinal } from '../helpers/fleet.ts';
 
 const promtool = spawnSync('promtool', ['--version']).status === 0;
@@ -100,4 +107,30 @@ test('ops/: the alert rules pass promtool, and every metric the rules and the da
     const checked = spawnSync('promtool', args, { encoding: 'utf8' });
     t.is(checked.status, 0, `promtool ${args.join(' ')}: ${checked.stdout}${checked.stderr}`);
   }
+});
+
+test('the HTTP server follows a config reload (off, then on); processMetrics waits for a restart', async (t) => {
+  const config = { http: { enabled: false }, bots: { echo: echoBot() } };
+  const daemon = await startDaemon(t, { config });
+  const listening = async () =>
+    ((await daemon.call('status')) as { http: { listening: { port: number } | null } }).http
+      .listening;
+  t.is(await listening(), null);
+  writeConfig(daemon.stateDir, {
+    ...config,
+    http: { enabled: true, port: 0 },
+    metrics: { processMetrics: false },
+  });
+  const record = (await daemon.call('config.reload')) as {
+    outcome: string;
+    restartRequired: { key: string }[];
+  };
+  t.is(record.outcome, 'applied');
+  t.deepEqual(
+    record.restartRequired.map((c) => c.key),
+    ['metrics.processMetrics'],
+  );
+  const bound = await waitFor(listening, { what: 'the server to listen' });
+  const text = await (await fetch(`http://127.0.0.1:${bound.port}/metrics`)).text();
+  t.regex(text, /^hive_mode\{mode="full"\} 1$/m);
 });
