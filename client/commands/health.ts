@@ -136,8 +136,8 @@ export const healthCommands: CliCommand[] = [
   },
   {
     words: ['mode', 'set'],
-    args: 'full|degraded|maintenance',
-    summary: 'Hold a mode until hive mode auto (--reason is required)',
+    args: 'MODE',
+    summary: 'Hold a mode (full, degraded, maintenance) until hive mode auto; --reason R',
     positionals: [1, 1],
     options: { reason: { type: 'string', arg: 'R', help: 'why (kept in the audit trail)' } },
     request(v, p) {
