@@ -5,7 +5,8 @@
  *
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
- *                  throughput, submit, config, recovery, audit (default: all)
+ *                  throughput, submit, config, recovery, audit, degradation
+ *                  (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -19,6 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type AuditBenchResult, benchAudit } from './audit.ts';
 import { benchConfigReload, type ConfigReloadResult } from './config-reload.ts';
+import { benchDegradation, type DegradationBenchResult } from './degradation.ts';
 import {
   type Daemon,
   exitOf,
@@ -62,6 +64,7 @@ const ALL = [
   'config',
   'recovery',
   'audit',
+  'degradation',
 ] as const;
 type BenchName = (typeof ALL)[number];
 
@@ -120,6 +123,7 @@ interface Results {
   configReload?: ConfigReloadResult;
   recovery?: RecoveryBenchResult;
   audit?: AuditBenchResult;
+  degradation?: DegradationBenchResult;
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -290,6 +294,18 @@ async function phaseAudit(results: Results): Promise<void> {
   });
 }
 
+async function phaseDegradation(results: Results): Promise<void> {
+  if (!selected.has('degradation')) return;
+  await phase('degradation', async () => {
+    results.degradation = await benchDegradation({
+      monitorSeconds: 20,
+      crossings: 8,
+      renders: 100,
+      log,
+    });
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Report
 
@@ -314,6 +330,7 @@ function rows(results: Results): Row[] {
     configReload,
     recovery,
     audit,
+    degradation,
   } = results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
@@ -494,7 +511,46 @@ function rows(results: Results): Row[] {
   }
   if (recovery) out.push(...recoveryRows(recovery));
   if (audit) out.push(...auditRows(audit));
+  if (degradation) out.push(...degradationRows(degradation));
   return out;
+}
+
+function degradationRows(d: DegradationBenchResult): Row[] {
+  const m = d.monitor;
+  const histogram = Math.max(0, m.loopHistogramCpuPercent.with - m.loopHistogramCpuPercent.without);
+  return [
+    {
+      metric: `9. monitor overhead at 1 s, ${m.bots} bots (sampling + event-loop histogram)`,
+      value: m.sampleCpuPercent + histogram,
+      unit: '% of a core',
+      target: { op: '<=', value: 1, text: '≤ 1 % of a core' },
+    },
+    { metric: '9. (of which) one sample, measured inside hived', value: m.sampleMs, unit: 'ms' },
+    {
+      metric: `9. hived CPU, ${m.bots} idle bots, sampling every second`,
+      value: m.hivedCpuPercent.sampling,
+      unit: '% of a core',
+      peers: [{ name: 'sampling hourly', value: m.hivedCpuPercent.idle }],
+    },
+    {
+      metric: `9. signal crossing -> mode change (N=${d.crossing.samplesInARow}, 1 s), max of ${d.crossing.latencyMs.n}`,
+      value: d.crossing.latencyMs.max,
+      unit: 'ms',
+      target: { op: '<=', value: d.crossing.targetMs, text: `≤ ${d.crossing.targetMs} ms` },
+    },
+    {
+      metric: '9. signal crossing -> mode change, median',
+      value: d.crossing.latencyMs.median,
+      unit: 'ms',
+    },
+    {
+      metric: `9. /metrics render, ${d.render.bots} bots (${d.render.series} series), p95`,
+      value: d.render.ms.p95,
+      unit: 'ms',
+      target: { op: '<=', value: 20, text: '≤ 20 ms' },
+    },
+    { metric: '9. /metrics render, 50 bots, median', value: d.render.ms.median, unit: 'ms' },
+  ];
 }
 
 function recoveryRows(r: RecoveryBenchResult): Row[] {
@@ -644,6 +700,7 @@ async function main(): Promise<number> {
     phaseConfig,
     phaseRecovery,
     phaseAudit,
+    phaseDegradation,
   ]) {
     try {
       await phase(results);

@@ -18,6 +18,7 @@ import { backupCommands } from './commands/backup.ts';
 import { botCommands } from './commands/bots.ts';
 import { configCommands } from './commands/config.ts';
 import { daemonCommands } from './commands/daemon.ts';
+import { healthCommands } from './commands/health.ts';
 import { taskCommands } from './commands/tasks.ts';
 import { Connection } from './connection.ts';
 
@@ -28,6 +29,7 @@ const COMMANDS: CliCommand[] = [
   ...auditCommands,
   ...configCommands,
   ...backupCommands,
+  ...healthCommands,
 ];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec & { help: string; arg?: string }> = {

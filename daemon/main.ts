@@ -29,10 +29,15 @@ import {
   type RunningDaemon,
   runSteps,
 } from './daemon-base.ts';
+import { registerModeCommands } from './degradation/commands.ts';
+import { Degradation, EMPTY_MODE_DOC, type ModeDoc } from './degradation/degradation.ts';
+import { SystemSampler } from './degradation/sampler.ts';
+import { registerHealthCommands } from './health/commands.ts';
 import { ControlServer } from './ipc/control-server.ts';
 import { CommandRouter } from './ipc/router.ts';
 import { registerLogCommands } from './logs/commands.ts';
 import { type Logger, LogHub } from './logs/log-hub.ts';
+import { buildObservers, openMetrics } from './observers.ts';
 import { BackupCatalog } from './recovery/catalog.ts';
 import { registerRecoveryCommands } from './recovery/commands.ts';
 import { StateInstaller } from './recovery/installer.ts';
@@ -147,12 +152,26 @@ async function openState(ground: Ground, env: NodeJS.ProcessEnv) {
     describe: (r) =>
       `${Object.keys(r.bots).length} bot records, ${Object.keys(r.scale).length} scale overrides`,
   });
+  const modeDoc = new JsonDocument<ModeDoc>(
+    join(paths.dbDir, 'mode.json'),
+    structuredClone(EMPTY_MODE_DOC),
+  );
+  await startup.loadDocument(modeDoc, {
+    reset: () => structuredClone(EMPTY_MODE_DOC),
+    describe: (m) =>
+      m.manual ? `mode ${m.manual.mode} held by ${m.manual.actor}` : 'automatic mode',
+  });
   const marker = new ShutdownMarker(paths.runDir, meta);
   const start = await marker.begin(startup.metaLost ? { metaLost: startup.metaLost } : {});
+  const metrics = openMetrics(config, logs);
   const audit = createAudit(
     config,
     { defaultDir: paths.logsDir, baseDir: initial.baseDir, env },
-    { clock, log: logs.part('audit') },
+    {
+      clock,
+      log: logs.part('audit'),
+      fs: metrics.timedFs('hive_audit_write_duration_seconds', 'hive_audit_write_errors_total'),
+    },
   );
   await audit.start();
   audit.note({
@@ -175,7 +194,14 @@ async function openState(ground: Ground, env: NodeJS.ProcessEnv) {
     ? undefined
     : await startup.openQueue(
         () =>
-          new TaskQueue(paths.dbDir, { clock, compactAfterBytes: config.queue.compactAfterBytes }),
+          new TaskQueue(paths.dbDir, {
+            clock,
+            compactAfterBytes: config.queue.compactAfterBytes,
+            fs: metrics.timedFs(
+              'hive_store_write_duration_seconds',
+              'hive_store_write_errors_total',
+            ),
+          }),
         start,
       );
   // After a crash, say which state files loaded and how (design: recovery part).
@@ -192,7 +218,18 @@ async function openState(ground: Ground, env: NodeJS.ProcessEnv) {
     scratchDir: join(paths.cacheDir, 'verify'),
     onFatal: (reason: string) => abort(logs, reason),
   };
-  return { base, recoveryLog, recoveryDeps, startup, registry, start, audit, queue };
+  return {
+    base,
+    recoveryLog,
+    recoveryDeps,
+    startup,
+    registry,
+    modeDoc,
+    start,
+    audit,
+    queue,
+    metrics,
+  };
 }
 type State = Awaited<ReturnType<typeof openState>>;
 
@@ -239,6 +276,18 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
   if (reaped.length > 0)
     recoveryLog.warn(`killed bots left by the previous run: ${reaped.join(', ')}`);
   const taskLog = logs.part('tasks');
+  const degradation = new Degradation(
+    { config: config.degradation, stateDir: ground.paths.stateDir },
+    {
+      clock,
+      log: logs.part('degradation'),
+      bots,
+      queue,
+      sampler: new SystemSampler(),
+      doc: state.modeDoc,
+      defaultPriority: () => configManager.config.queue.defaultPriority,
+    },
+  );
   const dispatcher = new Dispatcher({
     queue,
     bots,
@@ -246,6 +295,7 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
     clock,
     log: taskLog,
     config: config.queue,
+    routing: degradation.routing,
   });
   auditTasks(audit, queue);
   const taskEvents = taskEventLog(queue, taskLog);
@@ -269,8 +319,20 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
     queue,
     notifier: ground.notifier,
     log: ground.log,
+    statusPrefix: () => degradation.statusText(),
   });
-  return { configManager, bots, dispatcher, recovery, loop, taskEvents };
+  const observers = buildObservers(
+    { ...ground, audit: state.audit, metrics: state.metrics },
+    queue,
+    {
+      configManager,
+      bots,
+      dispatcher,
+      recovery,
+      degradation,
+    },
+  );
+  return { configManager, bots, dispatcher, recovery, loop, taskEvents, degradation, ...observers };
 }
 type Parts = Awaited<ReturnType<typeof buildParts>>;
 
@@ -320,6 +382,7 @@ function buildRouter(
     return next();
   });
   router.use(recovery.guard);
+  router.use(parts.degradation.interceptor);
   registerTaskCommands(router, {
     queue,
     dispatcher,
@@ -332,6 +395,18 @@ function buildRouter(
   registerConfigCommands(router, configManager);
   registerRecoveryCommands(router, recovery);
   registerAuditCommands(router, { audit, clock });
+  registerModeCommands(router, parts.degradation);
+  registerHealthCommands(router, {
+    health: parts.health,
+    top: {
+      degradation: parts.degradation,
+      health: parts.health,
+      bots,
+      queue,
+      startedAt: clock.now(),
+      now: () => clock.now(),
+    },
+  });
   return router;
 }
 
@@ -344,8 +419,22 @@ function registerAppliers(
   server: ControlServer,
 ): void {
   const { configManager, dispatcher, loop, bots, recovery, taskEvents } = parts;
-  for (const applier of [ground.logs, server, dispatcher, queue, loop, bots, recovery, state.audit])
+  // The degradation part after the bots: its commit reads the pools the new config made.
+  for (const applier of [
+    ground.logs,
+    server,
+    dispatcher,
+    queue,
+    loop,
+    bots,
+    recovery,
+    state.audit,
+    parts.degradation,
+    parts.health,
+    parts.web,
+  ])
     configManager.register(applier);
+  configManager.register(readAtUse('metrics', ['metrics.enabled']));
   auditConfig(state.audit, configManager);
   configManager.register(
     readAtUse('tasks', [
@@ -370,7 +459,7 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
   const { paths, clock, logs, log, notifier, lock, location, specs, config } = ground;
   const { audit, start, base } = state;
   const parts = await buildParts(ground, state, queue);
-  const { configManager, bots, dispatcher, recovery, loop } = parts;
+  const { configManager, bots, dispatcher, recovery, loop, degradation, health, web } = parts;
   let stopping = false;
   const router = buildRouter(ground, state, queue, parts, () => stopping);
   const server = new ControlServer(
@@ -391,6 +480,7 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
       notifier.stopping(`stopping: ${reason}`);
       await runSteps(log, [
         ['stop config reloads', () => configManager.close()],
+        ['stop http', () => web.close()],
         ['finish backup work', () => recovery.close()],
         [
           'drain tasks',
@@ -398,6 +488,13 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
             log.info('drained', await dispatcher.drain(configManager.config.daemon.drainTimeoutMs)),
         ],
         ['stop supervision', async () => loop.stop()],
+        [
+          'stop the resource monitor',
+          async () => {
+            degradation.close();
+            health.close();
+          },
+        ],
         ['stop bots', () => bots.close()],
         ['close queue', () => queue.close({ compact: true })],
         ['write shutdown marker', () => state.base.marker.writeClean(VERSION, reason)],
@@ -427,6 +524,13 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
         queue: queue.counts(),
         recovery: { mode: 'normal', lastBackup: r.lastBackup, problems: r.problems },
         audit: audit.status(),
+        degradation: {
+          mode: degradation.mode,
+          manual: degradation.manual,
+          reason: degradation.statusText(),
+        },
+        health: health.state,
+        http: web.status,
       };
     },
     stop: (reason) => void stop(reason),
@@ -434,10 +538,12 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
   registerAppliers(ground, state, queue, parts, server);
 
   bots.configure(specs);
+  degradation.start();
   loop.start();
   // Watching before the socket answers: a client that sees hived up may edit the config at once.
   await configManager.start();
   await server.listen();
+  await web.start();
   recovery.start();
   const ready = `listening on ${paths.socket}; ${specs.size} bot kinds`;
   notifier.ready(ready);

@@ -48,7 +48,15 @@ export const AUDIT_ACTIONS = {
     severity: 'critical',
     summary: 'at start, a damaged state file was repaired or reset from a backup',
   },
-  'mode.changed': { severity: 'warning', summary: 'the degradation mode changed' },
+  'mode.changed': {
+    severity: 'warning',
+    summary: 'the degradation mode changed (critical: MAINTENANCE by a hard threshold)',
+  },
+  'alert.firing': {
+    severity: 'warning',
+    summary: 'a health alert fired (critical for a critical rule)',
+  },
+  'alert.resolved': { severity: 'info', summary: 'a firing health alert resolved' },
   'deploy.step': { severity: 'info', summary: 'a deployment moved to its next step' },
   'audit.sink_broken': {
     severity: 'critical',

@@ -47,6 +47,10 @@ export const ERROR_CODES = {
     'A restore is replacing the state; state-changing commands are refused meanwhile.',
   HIVE_RECOVERY_SAFE_MODE:
     'hived runs in safe mode (its state could not be loaded); nothing is dispatched.',
+  HIVE_MODE_SHED:
+    'hived is DEGRADED and refused a low-priority submission to shed load; retry after details.retryAfterMs.',
+  HIVE_MODE_PAUSED:
+    'The work is optional and paused in the current mode (DEGRADED or MAINTENANCE).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -58,8 +58,18 @@ export const botCommands: CliCommand[] = [
     words: ['bots', 'scale'],
     args: 'KIND N',
     summary: 'Set the number of bots of a kind',
+    options: {
+      force: { type: 'boolean', help: 'scale up even while DEGRADED or MAINTENANCE pauses it' },
+    },
     positionals: [2, 2],
-    request: (_v, p) => ({ cmd: 'bots.scale', args: { kind: p[0], instances: intArg(p[1], 'N') } }),
+    request: (v, p) => ({
+      cmd: 'bots.scale',
+      args: defined({
+        kind: p[0],
+        instances: intArg(p[1], 'N'),
+        force: v.force === true ? true : undefined,
+      }),
+    }),
     render(r) {
       const { kind, from, to } = r as { kind: string; from: number; to: number };
       return `${kind}: ${from} -> ${to} bots`;

@@ -18,6 +18,9 @@ interface Status {
   bots: BotRow[];
   queue: Record<string, number>;
   recovery?: { problems: string[] };
+  degradation?: { mode: string; manual: boolean; reason: string };
+  health?: string;
+  http?: { listening: { host: string; port: number } | null; error?: string };
   audit?: {
     sink: 'ok' | 'broken';
     reason?: string;
@@ -42,7 +45,7 @@ function auditLine(audit: Status['audit']): string {
 }
 
 export function renderStatus(result: unknown): string {
-  const { daemon, bots, queue, recovery, audit } = result as Status;
+  const { daemon, bots, queue, recovery, audit, degradation, health, http } = result as Status;
   const head = `hived ${daemon.version}  pid ${daemon.pid}  up ${duration(daemon.uptimeMs)}  last start: ${daemon.lastStart}${daemon.stopping ? '  STOPPING' : ''}`;
   let detail =
     daemon.lastStart === 'crash' && daemon.lastStartDetail ? `\n  ${daemon.lastStartDetail}` : '';
@@ -53,7 +56,13 @@ export function renderStatus(result: unknown): string {
   const q = Object.entries(queue)
     .map(([k, v]) => `${k} ${v}`)
     .join('  ');
-  return `${head}${detail}\nconfig: ${daemon.config}\n\n${botTable(bots)}\n\nqueue: ${q}${auditLine(audit)}`;
+  const modeLine = degradation
+    ? `\nmode: ${degradation.reason}${degradation.manual ? ' (held by hand)' : ''}; health: ${(health ?? '-').toUpperCase()}`
+    : '';
+  const httpLine = http
+    ? `\nhttp: ${http.listening ? `http://${http.listening.host}:${http.listening.port}/metrics` : `not listening${http.error ? ` (${http.error})` : ''}`}`
+    : '';
+  return `${head}${detail}${modeLine}\nconfig: ${daemon.config}${httpLine}\n\n${botTable(bots)}\n\nqueue: ${q}${auditLine(audit)}`;
 }
 
 interface LogLine {

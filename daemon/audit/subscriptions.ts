@@ -2,6 +2,8 @@ import type { BotExit } from '../bots/bot.ts';
 import type { BotSupervisor } from '../bots/supervisor.ts';
 import type { ConfigChangeRecord, ConfigManager } from '../config/manager.ts';
 import type { EventMap, TypedEmitter } from '../core/events.ts';
+import type { Degradation } from '../degradation/degradation.ts';
+import type { Health } from '../health/health.ts';
 import type { BackupSummary } from '../recovery/events.ts';
 import type { RecoveryService } from '../recovery/recovery.ts';
 import type { TaskQueue } from '../tasks/task-queue.ts';
@@ -254,4 +256,44 @@ export function auditRecovery(audit: Audit, recovery: RecoveryService): () => vo
   return () => {
     for (const off of offs) off();
   };
+}
+
+/** Mode changes, with the signal behind an automatic one. */
+export function auditDegradation(audit: Audit, degradation: Degradation): () => void {
+  return auditEvents(audit, degradation, 'changed', (t) => ({
+    action: 'mode.changed',
+    ...(t.to === 'maintenance' && !t.manual ? { severity: 'critical' as const } : {}),
+    actor: t.actor === DAEMON_ACTOR.name ? DAEMON_ACTOR : { name: t.actor, type: 'user' },
+    target: t.to,
+    reason: t.reason,
+    details: {
+      from: t.from,
+      to: t.to,
+      signal: t.signal,
+      value: t.value,
+      threshold: t.threshold,
+      manual: t.manual,
+    },
+  }));
+}
+
+/** Health alerts that fire and resolve. */
+export function auditHealth(audit: Audit, health: Health): () => void {
+  return auditEvents(audit, health, 'alert', ({ type, alert }) => ({
+    action: type === 'firing' ? 'alert.firing' : 'alert.resolved',
+    ...(type === 'firing' && alert.severity === 'critical'
+      ? { severity: 'critical' as const }
+      : {}),
+    actor: DAEMON_ACTOR,
+    target: alert.name,
+    reason: alert.summary,
+    details: {
+      labels: alert.labels,
+      component: alert.component,
+      severity: alert.severity,
+      value: alert.value,
+      threshold: alert.threshold,
+      metric: alert.metric,
+    },
+  }));
 }

@@ -7,7 +7,15 @@ import { type BotChannel, ipcChannel, type OutputLine, stdioChannel } from './ch
 import { readProcStat, signalGroup } from './proc.ts';
 import type { BotSpec } from './spec.ts';
 
-export type BotState = 'starting' | 'ready' | 'stopping' | 'stopped' | 'backoff' | 'failed';
+export const BOT_STATES = [
+  'starting',
+  'ready',
+  'stopping',
+  'stopped',
+  'backoff',
+  'failed',
+] as const;
+export type BotState = (typeof BOT_STATES)[number];
 
 /** Why hived killed a bot itself (absent for a crash or a requested stop). */
 export type KillCause = 'memory_limit' | 'heartbeat' | 'start_timeout' | 'protocol';

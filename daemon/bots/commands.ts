@@ -54,7 +54,12 @@ export function registerBotCommands(router: CommandRouter, bots: BotSupervisor):
     name: 'bots.scale',
     summary: 'Set the number of bots of a kind',
     mutating: true,
-    args: args({ kind: z.string().min(1), instances: z.number().int().min(0).max(1000) }),
+    args: args({
+      kind: z.string().min(1),
+      instances: z.number().int().min(0).max(1000),
+      /** Scale up even while the mode pauses scale-ups (degradation). */
+      force: z.boolean().optional(),
+    }),
     async handler(a) {
       const { from, to } = await bots.scale(a.kind, a.instances);
       return { kind: a.kind, from, to };

@@ -28,6 +28,8 @@ export interface BotSpec {
   taskTimeoutMs: number;
   maxLineBytes: number;
   restart: RestartPolicy;
+  /** The kind that takes this kind's tasks when it cannot (degradation routes them). */
+  fallback: string | undefined;
 }
 
 /** Every kind of a config, resolved, with its configured instance count. */
@@ -45,6 +47,14 @@ export function resolveSpecs(
       defaultTaskTimeoutMs: config.queue.defaultTimeoutMs,
     });
     specs.set(kind, { spec, instances: kindConfig.instances });
+  }
+  for (const [kind, { spec }] of specs) {
+    if (spec.fallback === undefined) continue;
+    if (spec.fallback === kind || !specs.has(spec.fallback))
+      throw new HiveError(
+        'HIVE_CONFIG_INVALID',
+        `bots.${kind}.fallback: ${JSON.stringify(spec.fallback)} is ${spec.fallback === kind ? 'the kind itself' : 'not a configured bot kind'}; known: ${[...specs.keys()].join(', ')}`,
+      );
   }
   return specs;
 }
@@ -108,6 +118,7 @@ export function resolveSpec(
       taskTimeoutMs: config.taskTimeoutMs ?? context.defaultTaskTimeoutMs,
       maxLineBytes: config.maxLineBytes,
       restart: config.restart,
+      fallback: config.fallback,
     };
   }
 }

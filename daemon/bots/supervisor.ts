@@ -384,14 +384,17 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
     return stopping;
   }
 
-  /** Stops and starts one bot, on its kind's current config; also revives a bot marked failed. */
-  async restart(name: string): Promise<void> {
+  /**
+   * Stops and starts one bot, on its kind's current config; also revives a
+   * bot marked failed. `reason` is what the logs and the audit trail say.
+   */
+  async restart(name: string, reason = 'restart requested'): Promise<void> {
     const bot = this.get(name);
     this.#cancelRestart(name);
     this.#crashTimes.delete(name);
     this.#consecutiveCrashes.delete(name);
-    this.emit('restart', { bot, delayMs: 0, reason: 'restart requested', requested: true });
-    await bot.stop('restart requested');
+    this.emit('restart', { bot, delayMs: 0, reason, requested: true });
+    await bot.stop(reason);
     if (this.#closing || !this.#isCurrent(bot)) return;
     bot.restarts += 1;
     bot.spec = this.#pools.get(bot.kind)?.spec ?? bot.spec;

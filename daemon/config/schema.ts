@@ -1,14 +1,11 @@
 import { z } from 'zod';
+import { DegradationSchema, HealthSchema, HttpSchema, MetricsSchema } from './schema-health.ts';
+import { KIND_NAME, ms, positive } from './schema-kit.ts';
 
 /**
  * The one schema of every tunable. Defaults live here, so the daemon runs
  * with no config file at all; CONFIG.md is generated from these descriptions.
  */
-
-const ms = (description: string, fallback: number) =>
-  z.number().int().min(0).default(fallback).describe(description);
-const positive = (description: string, fallback: number) =>
-  z.number().int().min(1).default(fallback).describe(description);
 
 export const RestartPolicySchema = z
   .strictObject({
@@ -94,6 +91,13 @@ export const BotKindSchema = z.strictObject({
     4 * 1024 * 1024,
   ),
   restart: RestartPolicySchema,
+  fallback: z
+    .string()
+    .regex(KIND_NAME)
+    .optional()
+    .describe(
+      "Bot kind that takes this kind's tasks when this one has no healthy bot (crash loop, all failed, none running) or is shed in DEGRADED; its bots must handle these task types",
+    ),
 });
 
 export const ConfigSchema = z.strictObject({
@@ -310,8 +314,12 @@ export const ConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  degradation: DegradationSchema,
+  health: HealthSchema,
+  http: HttpSchema,
+  metrics: MetricsSchema,
   bots: z
-    .record(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/), BotKindSchema)
+    .record(z.string().regex(KIND_NAME), BotKindSchema)
     .default({})
     .describe('Bot kinds by name'),
   config: z

@@ -91,12 +91,16 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> implements Con
   readonly #schedule: BackupSchedule;
   #restoring = false;
   #closed = false;
+  /** Why scheduled backups are paused (a degradation mode), or undefined. */
+  #schedulePaused: string | undefined;
+  readonly #startedAt: number;
   #lastRestore: { at: string; backupId: string; ok: boolean; detail: string } | undefined;
 
   constructor(options: { config: BackupConfig }, deps: RecoveryDeps) {
     super();
     this.#config = options.config;
     this.#deps = deps;
+    this.#startedAt = deps.clock.now();
     this.#restorer =
       deps.live &&
       new LiveRestore({ live: deps.live, installer: deps.installer, now: () => deps.clock.now() });
@@ -143,6 +147,33 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> implements Con
   setConfig(config: BackupConfig): void {
     this.#config = config;
     this.#schedule.arm();
+  }
+
+  /**
+   * Pauses the scheduled backups (DEGRADED: optional work waits) or, with
+   * undefined, resumes them; a backup that came due meanwhile runs within a
+   * second of the resume.
+   */
+  pauseSchedule(reason: string | undefined): void {
+    if (reason === this.#schedulePaused) return;
+    this.#schedulePaused = reason;
+    if (reason === undefined) this.#schedule.arm();
+  }
+
+  /**
+   * Seconds the automatic backup is past due: the newest full backup is
+   * older than the interval and the state changed since (an unchanged
+   * state needs none). 0 when on time or when backups are off.
+   */
+  overdueSeconds(): number {
+    const live = this.#deps.live;
+    const interval = this.#config.intervalMs;
+    if (!live || interval === 0) return 0;
+    const newest = this.list({ kind: 'full' }).at(-1);
+    const late = this.#deps.clock.now() - (newest?.createdAtMs ?? this.#startedAt) - interval;
+    if (late <= 0) return 0;
+    if (newest && sameRevision(newest.revision, currentRevision(sources(live)))) return 0;
+    return late / 1000;
   }
 
   /** Stops the schedule and waits for a running operation to finish. */
@@ -467,6 +498,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> implements Con
   /** The scheduled run: a full backup unless nothing changed, then retention. */
   #scheduled(): Promise<string> {
     return this.#mutex.run('scheduled backup', async () => {
+      if (this.#schedulePaused) return `skipped: paused while ${this.#schedulePaused}`;
       const live = this.#requireLive('take a backup');
       const newest = this.list({ kind: 'full' }).at(-1);
       if (newest && sameRevision(newest.revision, currentRevision(sources(live)))) {
@@ -506,7 +538,7 @@ export class RecoveryService extends TypedEmitter<RecoveryEvents> implements Con
       repairs: startup.repairs,
       backups: { dir: catalog.dir, count: entries.length, bytes, byGroup },
       lastBackup: newest ? summarize(newest) : null,
-      schedule,
+      schedule: { ...schedule, ...(this.#schedulePaused ? { paused: this.#schedulePaused } : {}) },
       operation: this.#mutex.current ?? null,
       ...(this.#lastRestore ? { lastRestore: this.#lastRestore } : {}),
       problems,

@@ -23,6 +23,8 @@ export interface SupervisionDeps {
   queue: TaskQueue;
   notifier: ServiceNotifier;
   log: Logger;
+  /** Put in front of the STATUS= line (the degradation mode and why). */
+  statusPrefix?: () => string;
 }
 
 export class SupervisionLoop implements ConfigApplier {
@@ -113,7 +115,8 @@ export class SupervisionLoop implements ConfigApplier {
     const bots = this.#deps.bots.bots();
     const ready = bots.filter((b) => b.state === 'ready').length;
     const counts = this.#deps.queue.counts();
-    const status = `${ready}/${bots.length} bots ready; ${counts.queued} queued, ${counts.running} running`;
+    const prefix = this.#deps.statusPrefix?.();
+    const status = `${prefix ? `${prefix}; ` : ''}${ready}/${bots.length} bots ready; ${counts.queued} queued, ${counts.running} running`;
     if (status !== this.#lastStatus) {
       this.#lastStatus = status;
       this.#deps.notifier.status(status);

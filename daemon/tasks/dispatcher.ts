@@ -8,6 +8,7 @@ import type { Clock } from '../core/clock.ts';
 import { MinHeap } from '../core/heap.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import type { Scheduler } from '../scheduler/scheduler.ts';
+import type { DispatchRouting, Reroute } from './route.ts';
 import { FINAL_STATES, type Task, type TaskError, type TaskRecord } from './task.ts';
 import type { TaskQueue } from './task-queue.ts';
 
@@ -32,6 +33,7 @@ export class Dispatcher implements ConfigApplier {
   readonly #queue: TaskQueue;
   readonly #bots: BotSupervisor;
   readonly #scheduler: Scheduler;
+  readonly #routing: DispatchRouting | undefined;
   readonly #clock: Clock;
   readonly #log: Logger;
   #config: QueueConfig;
@@ -51,10 +53,13 @@ export class Dispatcher implements ConfigApplier {
     log: Logger;
     config: QueueConfig;
     random?: () => number;
+    /** Modes and fallback kinds (degradation); without it every type goes to its own bots. */
+    routing?: DispatchRouting;
   }) {
     this.#queue = deps.queue;
     this.#bots = deps.bots;
     this.#scheduler = deps.scheduler;
+    this.#routing = deps.routing;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#config = deps.config;
@@ -134,18 +139,20 @@ export class Dispatcher implements ConfigApplier {
     this.#armRetryTimer(this.#queue.ready.promoteDue(now));
     for (const type of this.#queue.ready.types()) {
       if (this.#queue.ready.size(type) === 0) continue;
-      const candidates = this.#bots.candidates(type);
+      const route = this.#routing?.(type);
+      const candidates = route ? route.bots : this.#bots.candidates(type);
       while (candidates.length > 0) {
         const task = this.#queue.ready.take(type);
         if (!task) break;
-        const bot = this.#scheduler.pick(task, candidates);
+        const held = route !== undefined && task.priority > route.maxPriority;
+        const bot = held ? undefined : this.#scheduler.pick(task, candidates);
         if (!bot) {
           this.#queue.ready.restore(task);
           break;
         }
         bot.inflight.add(task.id);
         if (!bot.available) candidates.splice(candidates.indexOf(bot), 1);
-        void this.#lease(task, bot, now);
+        void this.#lease(task, bot, now, route?.reroute?.(bot));
       }
     }
   }
@@ -159,7 +166,7 @@ export class Dispatcher implements ConfigApplier {
     this.#retryTimer.unref();
   }
 
-  async #lease(task: Task, bot: Bot, now: number): Promise<void> {
+  async #lease(task: Task, bot: Bot, now: number, reroute?: Reroute): Promise<void> {
     const expiresAt = now + task.timeoutMs + this.#config.leaseGraceMs;
     let token: number;
     try {
@@ -169,6 +176,7 @@ export class Dispatcher implements ConfigApplier {
         bot: bot.name,
         at: now,
         expiresAt,
+        ...(reroute ? { reroute } : {}),
       });
     } catch (error) {
       bot.inflight.delete(task.id);

@@ -1,4 +1,5 @@
 import type { Reducer } from '../store/event-store.ts';
+import type { Reroute } from './route.ts';
 
 export type TaskState = 'queued' | 'running' | 'done' | 'failed' | 'dead' | 'cancelled';
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set([
@@ -25,6 +26,8 @@ export interface Attempt {
   endedAt?: number;
   outcome?: AttemptOutcome;
   error?: string;
+  /** The bot is of another kind than the type's own (a fallback), and why. */
+  reroute?: Reroute;
 }
 
 export interface TaskError {
@@ -74,7 +77,7 @@ export type TaskRecord =
       >;
     }
   /** The record's sequence number is the lease's fencing token. */
-  | { t: 'lease'; id: string; bot: string; at: number; expiresAt: number }
+  | { t: 'lease'; id: string; bot: string; at: number; expiresAt: number; reroute?: Reroute }
   | { t: 'done'; id: string; token: number; at: number; result: unknown }
   | {
       t: 'fail';
@@ -167,7 +170,12 @@ export function applyTaskRecord(
       task.attempts += 1;
       task.lease = { bot: record.bot, token: seq, expiresAt: record.expiresAt };
       task.updatedAt = record.at;
-      task.history.push({ bot: record.bot, token: seq, startedAt: record.at });
+      task.history.push({
+        bot: record.bot,
+        token: seq,
+        startedAt: record.at,
+        ...(record.reroute ? { reroute: record.reroute } : {}),
+      });
       return task;
     }
     case 'done': {

@@ -90,6 +90,12 @@ test('every control command is in the trail with who sent it, mutating ones befo
     'restore-point.ls': {},
     'restore-point.show': () => ({ id: made['restore-point.create'] }),
     'recovery.status': {},
+    'mode.get': {},
+    'mode.set': { mode: 'degraded', reason: 'the audit test holds it' },
+    'mode.auto': {},
+    'health.get': {},
+    'alerts.ls': { all: true },
+    top: { once: true },
     'daemon.stop': {},
   };
   const { commands } = (await call('commands')) as {
