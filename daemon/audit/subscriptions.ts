@@ -2,6 +2,7 @@ import type { BotExit } from '../bots/bot.ts';
 import type { BotSupervisor } from '../bots/supervisor.ts';
 import type { ConfigChangeRecord, ConfigManager } from '../config/manager.ts';
 import type { EventMap, TypedEmitter } from '../core/events.ts';
+import type { MessageStore } from '../messenger/store.ts';
 import type { BackupSummary } from '../recovery/events.ts';
 import type { RecoveryService } from '../recovery/recovery.ts';
 import type { TaskQueue } from '../tasks/task-queue.ts';
@@ -254,4 +255,39 @@ export function auditRecovery(audit: Audit, recovery: RecoveryService): () => vo
   return () => {
     for (const off of offs) off();
   };
+}
+
+/**
+ * Messages worth keeping: dead letters (with why: a P0 evicted from a full
+ * inbox is never lost without a record) and requeues by an operator. The
+ * routine changes (thousands a second) build nothing.
+ */
+export function auditMessages(audit: Audit, store: MessageStore): () => void {
+  return auditEvents(audit, store, 'changed', ({ message, record }) => {
+    if (record.t === 'dead') {
+      return {
+        action: 'message.dead_letter',
+        actor: DAEMON_ACTOR,
+        target: message.id,
+        reason: record.message,
+        details: {
+          reason: record.reason,
+          priority: message.priority,
+          from: message.from,
+          to: message.to,
+          address: message.address,
+          deliveries: message.deliveries,
+        },
+      };
+    }
+    if (record.t === 'requeue') {
+      return {
+        action: 'message.requeue',
+        actor: byActor(record.by),
+        target: message.id,
+        details: { address: message.address, priority: message.priority },
+      };
+    }
+    return undefined;
+  });
 }
