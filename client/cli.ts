@@ -18,6 +18,7 @@ import { backupCommands } from './commands/backup.ts';
 import { botCommands } from './commands/bots.ts';
 import { configCommands } from './commands/config.ts';
 import { daemonCommands } from './commands/daemon.ts';
+import { messagingCommands } from './commands/messaging.ts';
 import { taskCommands } from './commands/tasks.ts';
 import { Connection } from './connection.ts';
 
@@ -25,6 +26,7 @@ const COMMANDS: CliCommand[] = [
   ...daemonCommands,
   ...taskCommands,
   ...botCommands,
+  ...messagingCommands,
   ...auditCommands,
   ...configCommands,
   ...backupCommands,

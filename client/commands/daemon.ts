@@ -17,6 +17,7 @@ interface Status {
   };
   bots: BotRow[];
   queue: Record<string, number>;
+  messages?: Record<string, number>;
   recovery?: { problems: string[] };
   audit?: {
     sink: 'ok' | 'broken';
@@ -42,7 +43,7 @@ function auditLine(audit: Status['audit']): string {
 }
 
 export function renderStatus(result: unknown): string {
-  const { daemon, bots, queue, recovery, audit } = result as Status;
+  const { daemon, bots, queue, messages, recovery, audit } = result as Status;
   const head = `hived ${daemon.version}  pid ${daemon.pid}  up ${duration(daemon.uptimeMs)}  last start: ${daemon.lastStart}${daemon.stopping ? '  STOPPING' : ''}`;
   let detail =
     daemon.lastStart === 'crash' && daemon.lastStartDetail ? `\n  ${daemon.lastStartDetail}` : '';
@@ -53,7 +54,12 @@ export function renderStatus(result: unknown): string {
   const q = Object.entries(queue)
     .map(([k, v]) => `${k} ${v}`)
     .join('  ');
-  return `${head}${detail}\nconfig: ${daemon.config}\n\n${botTable(bots)}\n\nqueue: ${q}${auditLine(audit)}`;
+  const m = messages
+    ? `\nmessages: ${Object.entries(messages)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('  ')}`
+    : '';
+  return `${head}${detail}\nconfig: ${daemon.config}\n\n${botTable(bots)}\n\nqueue: ${q}${m}${auditLine(audit)}`;
 }
 
 interface LogLine {
