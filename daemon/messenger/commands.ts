@@ -162,8 +162,13 @@ function request(a: SendArgs, from: string, expectReply: boolean) {
   };
 }
 
+/** `@op:USER`: where an operator's messages come from (what a reply is addressed to). */
+function operator(ctx: CommandContext): `@${string}` {
+  return `@op:${ctx.actor.user.replace(/[^\w.-]/g, '_').slice(0, 64) || 'unknown'}`;
+}
+
 async function sendOnly(messenger: Messenger, a: SendArgs, ctx: CommandContext) {
-  const ids = await messenger.send(request(a, `@op:${ctx.actor.user}`, false));
+  const ids = await messenger.send(request(a, operator(ctx), false));
   return { id: ids[0], ids };
 }
 
@@ -172,7 +177,7 @@ async function sendOnly(messenger: Messenger, a: SendArgs, ctx: CommandContext) 
  * replies (`more`) stream as events, the first full one is the answer.
  */
 async function sendAndWait(messenger: Messenger, a: SendArgs, ctx: CommandContext) {
-  const endpoint = `@op:${ctx.actor.user}/${randomBytes(4).toString('hex')}` as const;
+  const endpoint = `${operator(ctx)}/${randomBytes(4).toString('hex')}` as const;
   const ids = new Set<string>();
   const early: Message[] = [];
   let done: ((reply: Message) => void) | undefined;

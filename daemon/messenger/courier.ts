@@ -139,6 +139,7 @@ export class Courier {
         outcome: how,
         reason: 'delivery_limit',
         message: text,
+        cause: reason,
       });
     } else {
       const backoff = this.#deps.config().retryBackoffMs;

@@ -111,6 +111,8 @@ export type MessageRecord =
       message: string;
       token?: number;
       outcome?: 'nack' | 'timeout' | 'crash';
+      /** Why that delivery failed (`message` says why the message is dead). */
+      cause?: string;
     }
   /** A dead letter sent back by an operator: fresh deliveries and TTL. */
   | { t: 'requeue'; id: string; at: number; by?: string }
@@ -227,7 +229,8 @@ export function applyMessageRecord(
       const message = state.messages.get(record.id);
       if (!message || FINAL_MESSAGE_STATES.has(message.state)) return undefined;
       if (record.token !== undefined && !holdsDelivery(message, record.token)) return undefined;
-      closeAttempt(message, record.token, record.at, record.outcome ?? 'nack', record.message);
+      const cause = record.cause ?? record.message;
+      closeAttempt(message, record.token, record.at, record.outcome ?? 'nack', cause);
       message.dead = { reason: record.reason, message: record.message, at: record.at };
       finish(message, record.reason === 'expired' ? 'expired' : 'dead', record.at);
       return message;
