@@ -318,7 +318,7 @@ export const ConfigSchema = z.strictObject({
         .describe(
           'Peak sensitivity: a sample above the average moves it at least this share of the way up at once',
         ),
-      successHalfLifeMs: positive('Half-life of the success-rate average', 10_000),
+      successHalfLifeMs: positive('Half-life of the success-rate average', 2_000),
       successFloor: z
         .number()
         .min(0.01)
