@@ -285,10 +285,19 @@ export const ConfigSchema = z.strictObject({
             .number()
             .int()
             .min(0)
+            .default(5_000)
+            .describe(
+              'Acknowledged messages kept for `hive msg get` (dead letters have their own limit)',
+            ),
+          maxAgeMs: ms('Acknowledged messages older than this are pruned', 600_000),
+          maxDeadLetters: z
+            .number()
+            .int()
+            .min(0)
             .default(10_000)
-            .describe('Finished messages (acked, expired, dead) kept for `hive msg get`'),
-          maxAgeMs: ms('Finished messages older than this are pruned', 3_600_000),
-          pruneIntervalMs: positive('How often finished messages are pruned', 5_000),
+            .describe('Dead letters (dead and expired messages) kept for `hive msg dead`'),
+          deadLetterMaxAgeMs: ms('Dead letters older than this are pruned', 7 * 86_400_000),
+          pruneIntervalMs: positive('How often finished messages are pruned', 1_000),
           pruneBatch: positive('Most finished messages one prune record removes', 5_000),
         })
         .prefault({}),

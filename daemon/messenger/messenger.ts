@@ -282,7 +282,12 @@ export class Messenger implements ConfigApplier {
     this.#pruning = true;
     try {
       for (;;) {
-        const ids = this.#store.prunable(this.#config.retention);
+        const { retention } = this.#config;
+        const ids = this.#store.prunable(retention, {
+          maxFinished: retention.maxDeadLetters,
+          maxAgeMs: retention.deadLetterMaxAgeMs,
+          pruneBatch: retention.pruneBatch,
+        });
         if (ids.length === 0) break;
         await this.#store.commit({ t: 'prune', ids });
       }

@@ -44,7 +44,9 @@ export class MessageStore extends TypedEmitter<MessageStoreEvents> {
   readonly #counts: MessageCounts = { queued: 0, delivered: 0, acked: 0, expired: 0, dead: 0 };
   /** Queued messages per address (ready or waiting out a backoff). */
   readonly #depth = new Map<Address, number[]>();
-  readonly #finished = new FinishedLog();
+  /** Acked messages and dead letters are kept by separate rules: a flood of the first must not push out the second. */
+  readonly #acked = new FinishedLog();
+  readonly #deadLetters = new FinishedLog();
   #replaying = false;
 
   constructor(dir: string, deps: { clock: Clock; compactAfterBytes: number; fs?: JournalFs }) {
@@ -105,7 +107,7 @@ export class MessageStore extends TypedEmitter<MessageStoreEvents> {
       this.#index(message, this.#clock.now());
       this.emit('queued', message);
     } else if (FINAL_MESSAGE_STATES.has(message.state)) {
-      this.#finished.push(message.id);
+      this.#finishedLog(message).push(message.id);
     }
   }
 
@@ -130,7 +132,8 @@ export class MessageStore extends TypedEmitter<MessageStoreEvents> {
     this.inboxes.clear();
     this.#depth.clear();
     while (this.#expiries.pop());
-    this.#finished.clear();
+    this.#acked.clear();
+    this.#deadLetters.clear();
     const now = this.#clock.now();
     const finished: Message[] = [];
     for (const message of this.#store.state.messages.values()) {
@@ -139,7 +142,11 @@ export class MessageStore extends TypedEmitter<MessageStoreEvents> {
       else if (FINAL_MESSAGE_STATES.has(message.state)) finished.push(message);
     }
     finished.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
-    for (const message of finished) this.#finished.push(message.id);
+    for (const message of finished) this.#finishedLog(message).push(message.id);
+  }
+
+  #finishedLog(message: Message): FinishedLog {
+    return message.state === 'acked' ? this.#acked : this.#deadLetters;
   }
 
   /** Appends a record and waits until it is durable (and applied). */
@@ -232,13 +239,20 @@ export class MessageStore extends TypedEmitter<MessageStoreEvents> {
       if (message.state === 'delivered') yield message;
   }
 
-  prunable(retention: RetentionRule): string[] {
-    return this.#finished.prunable(retention, this.#clock.now(), (id) => {
+  /** Finished messages past their retention: acked ones by one rule, dead letters by the other. */
+  prunable(acked: RetentionRule, deadLetters: RetentionRule): string[] {
+    const now = this.#clock.now();
+    const finishedAt = (id: string) => {
       const message = this.get(id);
       return message && FINAL_MESSAGE_STATES.has(message.state)
         ? (message.finishedAt ?? Number.POSITIVE_INFINITY)
         : undefined;
-    });
+    };
+    const ids = this.#acked.prunable(acked, now, finishedAt);
+    const room = { ...deadLetters, pruneBatch: deadLetters.pruneBatch - ids.length };
+    return room.pruneBatch > 0
+      ? ids.concat(this.#deadLetters.prunable(room, now, finishedAt))
+      : ids;
   }
 
   get lastSeq(): number {
