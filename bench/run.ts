@@ -5,7 +5,8 @@
  *
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
- *                  throughput, submit, config, recovery, audit (default: all)
+ *                  throughput, submit, config, recovery, audit, messaging,
+ *                  scheduler (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -39,11 +40,13 @@ import {
   waitForQuiet,
 } from './lib.ts';
 import { describeMachine } from './machine.ts';
+import { benchMessaging, type MessagingBenchResult } from './messaging.ts';
 import { type Pm2Peer, startPm2 } from './pm2.ts';
 import { benchRecovery, type RecoveryBenchResult } from './recovery.ts';
 import { benchRestart, type RestartResult } from './restart.ts';
 import { benchRoundTrip, type RoundTripResult } from './roundtrip.ts';
 import { type RssResult, sampleRss, startNodeFloor } from './rss.ts';
+import { benchScheduler, type SchedulerBenchResult } from './scheduler.ts';
 import { benchStatus, type StatusResult } from './status.ts';
 import {
   benchSubmitAck,
@@ -62,6 +65,8 @@ const ALL = [
   'config',
   'recovery',
   'audit',
+  'messaging',
+  'scheduler',
 ] as const;
 type BenchName = (typeof ALL)[number];
 
@@ -120,6 +125,8 @@ interface Results {
   configReload?: ConfigReloadResult;
   recovery?: RecoveryBenchResult;
   audit?: AuditBenchResult;
+  messaging?: MessagingBenchResult;
+  scheduler?: SchedulerBenchResult;
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -290,6 +297,20 @@ async function phaseAudit(results: Results): Promise<void> {
   });
 }
 
+async function phaseMessaging(results: Results): Promise<void> {
+  if (!selected.has('messaging')) return;
+  await phase('messaging', async () => {
+    results.messaging = await benchMessaging({ count: 50_000, window: 512, log });
+  });
+}
+
+async function phaseScheduler(results: Results): Promise<void> {
+  if (!selected.has('scheduler')) return;
+  await phase('scheduler', async () => {
+    results.scheduler = await benchScheduler({ log });
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Report
 
@@ -314,6 +335,8 @@ function rows(results: Results): Row[] {
     configReload,
     recovery,
     audit,
+    messaging,
+    scheduler,
   } = results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
@@ -494,7 +517,63 @@ function rows(results: Results): Row[] {
   }
   if (recovery) out.push(...recoveryRows(recovery));
   if (audit) out.push(...auditRows(audit));
+  if (messaging) out.push(...messagingRows(messaging));
+  if (scheduler) out.push(...schedulerRows(scheduler));
   return out;
+}
+
+function messagingRows(m: MessagingBenchResult): Row[] {
+  return [
+    {
+      metric: '9. persisted messages between two bots (send, deliver, ack journaled)',
+      value: m.throughput.messagesPerSecond,
+      unit: 'msg/s',
+      target: { op: '>=', value: 10_000, text: '≥ 10,000 msg/s' },
+    },
+    {
+      metric: '9. hived CPU per message',
+      value: m.throughput.hivedCpuUsPerMessage,
+      unit: 'µs',
+    },
+    {
+      metric: `9. delivery latency at ${m.paced.rate.toLocaleString('en-US')} msg/s, p50`,
+      value: m.paced.latencyMs.p50,
+      unit: 'ms',
+    },
+    {
+      metric: `9. delivery latency at ${m.paced.rate.toLocaleString('en-US')} msg/s, p99`,
+      value: m.paced.latencyMs.p99,
+      unit: 'ms',
+      target: { op: '<=', value: 10, text: '≤ 10 ms' },
+    },
+  ];
+}
+
+function schedulerRows(s: SchedulerBenchResult): Row[] {
+  const { pool } = s;
+  return [
+    {
+      metric: `10. scheduler: adaptive decision + attempt bookkeeping, ${s.bots} bots`,
+      value: s.adaptivePerTaskUs,
+      unit: 'µs/task',
+      target: { op: '<=', value: 5, text: '≤ 5 µs' },
+      peers: [
+        { name: 'round-robin pick', value: s.pickNs['round-robin'] / 1000 },
+        { name: 'least-loaded pick', value: s.pickNs['least-loaded'] / 1000 },
+      ],
+    },
+    {
+      metric: `10. one bot ${pool.slowdown}× slower: adaptive p95 task latency`,
+      value: pool.latencyMs.adaptive.p95,
+      unit: 'ms',
+      target: {
+        op: '<=',
+        value: pool.latencyMs['round-robin'].p95 / 2,
+        text: `≤ ½ round-robin = ${(pool.latencyMs['round-robin'].p95 / 2).toFixed(1)} ms`,
+      },
+      peers: [{ name: 'round-robin', value: pool.latencyMs['round-robin'].p95 }],
+    },
+  ];
 }
 
 function recoveryRows(r: RecoveryBenchResult): Row[] {
@@ -644,6 +723,8 @@ async function main(): Promise<number> {
     phaseConfig,
     phaseRecovery,
     phaseAudit,
+    phaseMessaging,
+    phaseScheduler,
   ]) {
     try {
       await phase(results);

@@ -302,8 +302,8 @@ export const ConfigSchema = z.strictObject({
         })
         .prefault({}),
       compactAfterBytes: positive(
-        'Journal size after which the message store snapshot is rewritten',
-        16 * 1024 * 1024,
+        'Journal size after which the message store snapshot is rewritten (each rewrite competes with the journal for the disk: at 5,000 messages/s, 64 MiB is one every half minute)',
+        64 * 1024 * 1024,
       ),
     })
     .prefault({}),
