@@ -61,7 +61,7 @@ export async function serveSafeMode(
   const refused = (name: string) =>
     new HiveError('HIVE_RECOVERY_SAFE_MODE', `${explain} (${name})`);
   const router = new CommandRouter({
-    unknown: (name) => (/^(task|bots|config)\./.test(name) ? refused(name) : undefined),
+    unknown: (name) => (/^(task|bots|config|msg|sched)\./.test(name) ? refused(name) : undefined),
   });
   router.use(auditInterceptor(audit, new ActorVerifier(clock), clock));
   router.use(recovery.guard);
