@@ -154,6 +154,8 @@ export class Messenger implements ConfigApplier {
       this.#courier.configure(next.config.messaging);
       this.#store.setCompactAfterBytes(next.config.messaging.compactAfterBytes);
       this.#armPrune();
+      // A larger window or new shares may let waiting messages out now.
+      for (const [address] of this.#store.depths()) this.#courier.markAddress(address);
       return undefined;
     };
   }

@@ -144,6 +144,7 @@ export class Scheduling implements Scheduler, DispatchObserver, ConfigApplier {
       const best = fastest(byBot.values());
       for (const [name, stats] of byBot) {
         const bot = bots.get(name);
+        if (!bot && bots.size > 0) continue;
         rows.push({
           type: taskType,
           bot: name,
@@ -233,8 +234,11 @@ export class Scheduling implements Scheduler, DispatchObserver, ConfigApplier {
   async save(): Promise<void> {
     if (!this.#dirty) return;
     this.#dirty = false;
+    const bots = this.#bots.bots();
+    // Bots scaled away or whose kind was removed: their numbers describe nothing now.
+    if (bots.length > 0) this.stats.retain(new Set(bots.map((b) => b.name)));
     const limits: Record<string, number> = {};
-    for (const bot of this.#bots.bots())
+    for (const bot of bots)
       if (bot.adaptiveLimit !== undefined) limits[bot.name] = bot.adaptiveLimit;
     this.#doc.data = {
       format: 1,

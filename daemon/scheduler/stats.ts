@@ -168,9 +168,10 @@ export class StatsTable {
     return median;
   }
 
-  /** Drops a bot's entries (it left its pool for good). */
-  forget(bot: string): void {
-    for (const byBot of this.#types.values()) byBot.delete(bot);
+  /** Keeps only the entries of these bots (the others left their pools). */
+  retain(bots: ReadonlySet<string>): void {
+    for (const byBot of this.#types.values())
+      for (const name of byBot.keys()) if (!bots.has(name)) byBot.delete(name);
   }
 
   toJSON(): SavedScheduler['types'] {
