@@ -50,3 +50,16 @@ export class FinishedLog {
     return ids;
   }
 }
+
+/**
+ * Prunes in batches until nothing is due: `next` hands out at most one
+ * batch (so that one record stays small), `commit` makes it durable. One
+ * batch per interval would fall behind a sustained load, and finished
+ * records would pile up in memory and in every snapshot.
+ */
+export async function pruneDue(
+  next: () => string[],
+  commit: (ids: string[]) => Promise<unknown>,
+): Promise<void> {
+  for (let ids = next(); ids.length > 0; ids = next()) await commit(ids);
+}

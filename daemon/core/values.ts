@@ -18,3 +18,9 @@ export function sameValue(a: unknown, b: unknown): boolean {
   }
   return false;
 }
+
+/** `x` rounded to `digits` decimals (for reports, not for arithmetic). */
+export function roundTo(x: number, digits = 3): number {
+  const scale = 10 ** digits;
+  return Math.round(x * scale) / scale;
+}

@@ -6,6 +6,7 @@ import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
 import { DueTimer } from '../core/due-timer.ts';
+import { pruneDue } from '../core/finished-log.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import { Courier } from './courier.ts';
 import type { Delivery } from './deliveries.ts';
@@ -283,16 +284,16 @@ export class Messenger implements ConfigApplier {
     if (this.#pruning) return;
     this.#pruning = true;
     try {
-      for (;;) {
-        const { retention } = this.#config;
-        const ids = this.#store.prunable(retention, {
-          maxFinished: retention.maxDeadLetters,
-          maxAgeMs: retention.deadLetterMaxAgeMs,
-          pruneBatch: retention.pruneBatch,
-        });
-        if (ids.length === 0) break;
-        await this.#store.commit({ t: 'prune', ids });
-      }
+      const { retention } = this.#config;
+      const deadLetters = {
+        maxFinished: retention.maxDeadLetters,
+        maxAgeMs: retention.deadLetterMaxAgeMs,
+        pruneBatch: retention.pruneBatch,
+      };
+      await pruneDue(
+        () => this.#store.prunable(retention, deadLetters),
+        (ids) => this.#store.commit({ t: 'prune', ids }),
+      );
     } catch (error) {
       this.#log.error(`message prune failed: ${String(error)}`);
     } finally {

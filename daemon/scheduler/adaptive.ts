@@ -1,3 +1,4 @@
+import { roundTo } from '../core/values.ts';
 import { freshCandidates, type SchedBot, type SchedTask, type Scheduler } from './scheduler.ts';
 import type { StatsTable } from './stats.ts';
 
@@ -130,9 +131,9 @@ export class AdaptiveScheduler implements Scheduler {
       const assumed = !stats || stats.samples === 0;
       return {
         bot: bot.name,
-        cost: round(this.cost(task.type, bot)),
-        latencyMs: round(assumed ? this.#assumedLatency(task.type) : (stats?.latencyMs ?? 0)),
-        successRate: round(stats?.successRate ?? 1),
+        cost: roundTo(this.cost(task.type, bot)),
+        latencyMs: roundTo(assumed ? this.#assumedLatency(task.type) : (stats?.latencyMs ?? 0)),
+        successRate: roundTo(stats?.successRate ?? 1),
         inflight: bot.inflight.size,
         assumed,
       };
@@ -146,8 +147,4 @@ export class AdaptiveScheduler implements Scheduler {
       scores,
     });
   }
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }

@@ -2,6 +2,7 @@ import type { SchedulerStatRow, SchedulerStats } from '../../protocol/messaging.
 import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
+import { roundTo } from '../core/values.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import type { JsonDocument } from '../store/json-document.ts';
 import type { AttemptEnd, DispatchObserver } from '../tasks/dispatcher.ts';
@@ -150,8 +151,8 @@ export class Scheduling implements Scheduler, DispatchObserver, ConfigApplier {
           bot: name,
           kind: bot?.kind ?? name.replace(/-\d+$/, ''),
           score: efficiencyScore(stats, best),
-          latencyMs: stats.samples > 0 ? round(stats.latencyMs) : null,
-          successRate: round(stats.successRate),
+          latencyMs: stats.samples > 0 ? roundTo(stats.latencyMs) : null,
+          successRate: roundTo(stats.successRate),
           samples: stats.samples,
           done: stats.done,
           failed: stats.failed,
@@ -159,7 +160,7 @@ export class Scheduling implements Scheduler, DispatchObserver, ConfigApplier {
           inflight: inflight.get(`${taskType}\n${name}`) ?? 0,
           concurrency: bot?.concurrency ?? 0,
           configuredConcurrency: bot?.spec.concurrency ?? 0,
-          adaptiveLimit: bot?.adaptiveLimit === undefined ? null : round(bot.adaptiveLimit),
+          adaptiveLimit: bot?.adaptiveLimit === undefined ? null : roundTo(bot.adaptiveLimit),
         });
       }
     }
@@ -256,8 +257,4 @@ export class Scheduling implements Scheduler, DispatchObserver, ConfigApplier {
     this.#timer = undefined;
     await this.save();
   }
-}
-
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
 }
