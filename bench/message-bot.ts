@@ -39,26 +39,32 @@ const bot = runBot({
       let open = 0;
       let failed = 0;
       await new Promise<void>((done) => {
+        // One timer at a time: a paced sender waits for its next slot, it does not
+        // arm a timer per answered send.
+        let waiting = false;
+        const settle = (ok: boolean) => {
+          open -= 1;
+          if (!ok) failed += 1;
+          if (sent === count && open === 0) done();
+          else pump();
+        };
         const pump = () => {
           while (sent < count && open < window) {
             if (rate && sent >= ((clock() - start) / 1000) * rate) {
-              setTimeout(pump, 1);
+              if (!waiting) {
+                waiting = true;
+                setTimeout(() => {
+                  waiting = false;
+                  pump();
+                }, 1);
+              }
               return;
             }
             sent += 1;
             open += 1;
             bot.send(to, { t: clock(), n: sent }).then(
-              () => {
-                open -= 1;
-                if (sent === count && open === 0) done();
-                else pump();
-              },
-              () => {
-                failed += 1;
-                open -= 1;
-                if (sent === count && open === 0) done();
-                else pump();
-              },
+              () => settle(true),
+              () => settle(false),
             );
           }
         };

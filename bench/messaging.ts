@@ -10,6 +10,9 @@
  * - Throughput: messages received per second over a sustained blast.
  * - Delivery latency (send call → receiver's handler) at half the measured
  *   throughput, paced, p50 / p99.
+ *
+ * Diagnostics: BENCH_MESSAGING='{"logEvents":false}' merges into the
+ * messaging config, BENCH_NODE_FLAGS='--trace-gc' passes flags to hived.
  */
 import { join } from 'node:path';
 import { type CpuUse, cpuWindow, type Daemon, ROOT, round, startDaemon } from './lib.ts';
