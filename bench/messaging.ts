@@ -15,7 +15,8 @@
  * messaging config, BENCH_NODE_FLAGS='--trace-gc' passes flags to hived.
  */
 import { join } from 'node:path';
-import { type CpuUse, cpuWindow, type Daemon, ROOT, round, startDaemon } from './lib.ts';
+import { type CpuUse, cpuWindow, type Daemon, ROOT, round, startDaemon, track } from './lib.ts';
+import { type RelayLatency, relayPeer } from './relay-peer.ts';
 
 const BOT = join(ROOT, 'bench', 'message-bot.ts');
 
@@ -34,6 +35,8 @@ export interface MessagingBenchResult {
     latencyMs: { p50: number; p90: number; p99: number; max: number };
     achievedRate: number;
   };
+  /** The same topology relayed by a plain Node parent over IPC, no persistence, same rate. */
+  relayPeer: RelayLatency;
 }
 
 interface Report {
@@ -108,6 +111,8 @@ export async function benchMessaging(options: {
     const rate = Math.round(Math.min(perSecond, 10_000) / 2);
     options.log(`messages: ${rate}/s paced (half the throughput, at most 5,000/s) for latency`);
     const paced = await run(daemon, { count: rate * 5, window: options.window, rate });
+    options.log(`messages: the peer, a plain IPC relay at ${rate}/s`);
+    const peer = await relayPeer(rate, rate * 5, track);
     return {
       throughput: {
         messages: full.received,
@@ -130,6 +135,12 @@ export async function benchMessaging(options: {
           max: round(paced.latencyMs.max),
         },
         achievedRate: Math.round(paced.received / ((paced.lastAt - paced.firstAt) / 1000)),
+      },
+      relayPeer: {
+        p50: round(peer.p50),
+        p90: round(peer.p90),
+        p99: round(peer.p99),
+        max: round(peer.max),
       },
     };
   } finally {

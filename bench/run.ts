@@ -545,6 +545,7 @@ function messagingRows(m: MessagingBenchResult): Row[] {
       value: m.paced.latencyMs.p99,
       unit: 'ms',
       target: { op: '<=', value: 10, text: '≤ 10 ms' },
+      peers: [{ name: 'plain IPC relay', value: m.relayPeer.p99 }],
     },
   ];
 }
