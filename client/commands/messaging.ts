@@ -128,7 +128,11 @@ export const messagingCommands: CliCommand[] = [
       ttl: { type: 'string', arg: 'MS', help: 'dead-letter it (expired) if not delivered in MS' },
       topic: { type: 'string', arg: 'T', help: 'a topic label the receiver sees' },
       wait: { type: 'boolean', help: 'wait for the reply and print it' },
-      'wait-timeout': { type: 'string', arg: 'MS', help: 'stop waiting after MS (exit 3)' },
+      'wait-timeout': {
+        type: 'string',
+        arg: 'MS',
+        help: 'stop waiting after MS (default 30000; exit 3)',
+      },
     },
     async run(ctx, v, p) {
       if (v.body === undefined)
