@@ -1,4 +1,4 @@
-import { MinHeap } from '../core/heap.ts';
+import { KeyedMinHeap } from '../core/heap.ts';
 
 /** A message out with a bot, waiting for its ack. */
 export interface Delivery {
@@ -13,14 +13,18 @@ export interface Delivery {
 
 /**
  * The deliveries under way, in memory: which bot holds which message, each
- * bot's window, and the ack deadlines (extended deadlines are re-queued
- * when their stale entry comes up). A delivery starts here at once, ahead
- * of its journal record, so that an ack that overtakes the fdatasync finds it.
+ * bot's window, and the ack deadlines (a delivery's deadline leaves the
+ * heap when the delivery ends, and moves when it is extended). A delivery
+ * starts here at once, ahead of its journal record, so that an ack that
+ * overtakes the fdatasync finds it.
  */
 export class Deliveries {
   readonly #byId = new Map<string, Delivery>();
   readonly #byBot = new Map<string, Set<string>>();
-  readonly #deadlines = new MinHeap<{ id: string; token: number; at: number }>((d) => d.at);
+  readonly #deadlines = new KeyedMinHeap<{ id: string; at: number }>(
+    (d) => d.at,
+    (d) => d.id,
+  );
 
   get size(): number {
     return this.#byId.size;
@@ -43,7 +47,7 @@ export class Deliveries {
       this.#byBot.set(delivery.bot, held);
     }
     held.add(delivery.id);
-    this.#deadlines.push({ id: delivery.id, token: delivery.token, at: delivery.deadline });
+    this.#deadlines.push({ id: delivery.id, at: delivery.deadline });
   }
 
   /** Ends the delivery of `id` (whoever holds it); returns it. */
@@ -51,6 +55,7 @@ export class Deliveries {
     const delivery = this.#byId.get(id);
     if (!delivery) return undefined;
     this.#byId.delete(id);
+    this.#deadlines.delete(id);
     const held = this.#byBot.get(delivery.bot);
     held?.delete(id);
     if (held?.size === 0) this.#byBot.delete(delivery.bot);
@@ -66,18 +71,19 @@ export class Deliveries {
   /** Moves a delivery's deadline (an extend from its bot). */
   extend(delivery: Delivery, deadline: number): void {
     delivery.deadline = deadline;
-    this.#deadlines.push({ id: delivery.id, token: delivery.token, at: deadline });
+    this.#deadlines.push({ id: delivery.id, at: deadline });
   }
 
   /** Ends and returns the deliveries past their deadline; the next deadline after them. */
   overdue(now: number): { due: Delivery[]; next: number | undefined } {
     const due: Delivery[] = [];
-    for (let top = this.#deadlines.peek(); top && top.at <= now; top = this.#deadlines.peek()) {
-      this.#deadlines.pop();
-      const delivery = this.#byId.get(top.id);
-      if (delivery?.token !== top.token || delivery.deadline > now) continue;
-      this.end(top.id);
-      due.push(delivery);
+    for (let top = this.#deadlines.pop(); top; top = this.#deadlines.pop()) {
+      if (top.at > now) {
+        this.#deadlines.push(top);
+        break;
+      }
+      const delivery = this.end(top.id);
+      if (delivery) due.push(delivery);
     }
     return { due, next: this.#deadlines.peek()?.at };
   }

@@ -3,7 +3,7 @@ import { HiveError } from '../../protocol/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import { TypedEmitter } from '../core/events.ts';
 import { FinishedLog, type RetentionRule } from '../core/finished-log.ts';
-import { MinHeap } from '../core/heap.ts';
+import { KeyedMinHeap } from '../core/heap.ts';
 import { ReadyLanes } from '../core/ready-lanes.ts';
 import { EventStore, type OpenReport } from '../store/event-store.ts';
 import type { JournalFs } from '../store/journal.ts';
@@ -39,8 +39,11 @@ export class MessageStore extends TypedEmitter<MessageStoreEvents> {
   readonly #clock: Clock;
   /** Queued messages ready to deliver, by address and priority; redeliveries wait in its heap. */
   readonly inboxes: ReadyLanes<Message>;
-  /** Queued messages with a TTL, soonest first (stale entries are skipped when popped). */
-  readonly #expiries = new MinHeap<{ id: string; at: number }>((e) => e.at);
+  /** Queued messages with a TTL, soonest first; a message leaves it when it leaves the queue. */
+  readonly #expiries = new KeyedMinHeap<{ id: string; at: number }>(
+    (e) => e.at,
+    (e) => e.id,
+  );
   readonly #counts: MessageCounts = { queued: 0, delivered: 0, acked: 0, expired: 0, dead: 0 };
   /** Queued messages per address (ready or waiting out a backoff). */
   readonly #depth = new Map<Address, number[]>();
@@ -98,7 +101,9 @@ export class MessageStore extends TypedEmitter<MessageStoreEvents> {
 
   #leave(message: Message, from: MessageState): void {
     this.#counts[from] -= 1;
-    if (from === 'queued') this.#addDepth(message, -1);
+    if (from !== 'queued') return;
+    this.#addDepth(message, -1);
+    this.#expiries.delete(message.id);
   }
 
   #enter(message: Message): void {
@@ -196,10 +201,7 @@ export class MessageStore extends TypedEmitter<MessageStoreEvents> {
     return this.#store.state.topics;
   }
 
-  /**
-   * Pops the queued messages whose TTL has passed (stale entries skipped);
-   * returns them and the next expiry time.
-   */
+  /** Pops the queued messages whose TTL has passed; returns them and the next expiry time. */
   expired(now: number): { due: Message[]; next: number | undefined } {
     const due: Message[] = [];
     for (let top = this.#expiries.peek(); top && top.at <= now; top = this.#expiries.peek()) {

@@ -20,18 +20,7 @@ import { JsonDocument } from '../../daemon/store/json-document.ts';
 import type { Task } from '../../daemon/tasks/task.ts';
 import { memoryLogger } from './audit.ts';
 import { ROOT } from './daemon.ts';
-
-/** mulberry32: a small seeded generator (the same runs every time). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from './random.ts';
 
 export interface Sim {
   clock: { now(): number };
