@@ -227,6 +227,10 @@ export interface DaemonOptions {
   nodeFlags?: string[];
   /** Extra environment variables for hived. */
   env?: NodeJS.ProcessEnv;
+  /** More bot kinds beside echo (name → kind config). */
+  bots?: Record<string, unknown>;
+  /** Ready bots to wait for (default: the echo instances). */
+  ready?: number;
 }
 
 /** The config every benchmark daemon runs: 4 echo bots as in the embedded default's echo kind. */
@@ -242,6 +246,7 @@ export function benchConfig(options: DaemonOptions): Record<string, unknown> {
         memoryLimitMb: 256,
         ...options.echo,
       },
+      ...options.bots,
     },
   };
 }
@@ -302,7 +307,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     }
   };
   const status = async () => (await call('status')) as StatusView;
-  const instances = options.instances ?? 4;
+  const instances = options.ready ?? options.instances ?? 4;
   const exited = exitOf(child);
   const stop = async (timeoutMs = 15_000) => {
     let bots: number[] = [];

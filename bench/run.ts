@@ -5,8 +5,8 @@
  *
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
- *                  throughput, submit, config, recovery, audit, degradation
- *                  (default: all)
+ *                  throughput, submit, config, recovery, audit, degradation,
+ *                  messaging, scheduler (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -41,11 +41,13 @@ import {
   waitForQuiet,
 } from './lib.ts';
 import { describeMachine } from './machine.ts';
+import { benchMessaging, type MessagingBenchResult } from './messaging.ts';
 import { type Pm2Peer, startPm2 } from './pm2.ts';
 import { benchRecovery, type RecoveryBenchResult } from './recovery.ts';
 import { benchRestart, type RestartResult } from './restart.ts';
 import { benchRoundTrip, type RoundTripResult } from './roundtrip.ts';
 import { type RssResult, sampleRss, startNodeFloor } from './rss.ts';
+import { benchScheduler, type SchedulerBenchResult } from './scheduler.ts';
 import { benchStatus, type StatusResult } from './status.ts';
 import {
   benchSubmitAck,
@@ -65,6 +67,8 @@ const ALL = [
   'recovery',
   'audit',
   'degradation',
+  'messaging',
+  'scheduler',
 ] as const;
 type BenchName = (typeof ALL)[number];
 
@@ -124,6 +128,8 @@ interface Results {
   recovery?: RecoveryBenchResult;
   audit?: AuditBenchResult;
   degradation?: DegradationBenchResult;
+  messaging?: MessagingBenchResult;
+  scheduler?: SchedulerBenchResult;
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -306,6 +312,20 @@ async function phaseDegradation(results: Results): Promise<void> {
   });
 }
 
+async function phaseMessaging(results: Results): Promise<void> {
+  if (!selected.has('messaging')) return;
+  await phase('messaging', async () => {
+    results.messaging = await benchMessaging({ count: 50_000, window: 512, log });
+  });
+}
+
+async function phaseScheduler(results: Results): Promise<void> {
+  if (!selected.has('scheduler')) return;
+  await phase('scheduler', async () => {
+    results.scheduler = await benchScheduler({ log });
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Report
 
@@ -331,6 +351,8 @@ function rows(results: Results): Row[] {
     recovery,
     audit,
     degradation,
+    messaging,
+    scheduler,
   } = results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
@@ -512,6 +534,8 @@ function rows(results: Results): Row[] {
   if (recovery) out.push(...recoveryRows(recovery));
   if (audit) out.push(...auditRows(audit));
   if (degradation) out.push(...degradationRows(degradation));
+  if (messaging) out.push(...messagingRows(messaging));
+  if (scheduler) out.push(...schedulerRows(scheduler));
   return out;
 }
 
@@ -520,36 +544,91 @@ function degradationRows(d: DegradationBenchResult): Row[] {
   const histogram = Math.max(0, m.loopHistogramCpuPercent.with - m.loopHistogramCpuPercent.without);
   return [
     {
-      metric: `9. monitor overhead at 1 s, ${m.bots} bots (sampling + event-loop histogram)`,
+      metric: `11. monitor overhead at 1 s, ${m.bots} bots (sampling + event-loop histogram)`,
       value: m.sampleCpuPercent + histogram,
       unit: '% of a core',
       target: { op: '<=', value: 1, text: '≤ 1 % of a core' },
     },
-    { metric: '9. (of which) one sample, measured inside hived', value: m.sampleMs, unit: 'ms' },
+    { metric: '11. (of which) one sample, measured inside hived', value: m.sampleMs, unit: 'ms' },
     {
-      metric: `9. hived CPU, ${m.bots} idle bots, sampling every second`,
+      metric: `11. hived CPU, ${m.bots} idle bots, sampling every second`,
       value: m.hivedCpuPercent.sampling,
       unit: '% of a core',
       peers: [{ name: 'sampling hourly', value: m.hivedCpuPercent.idle }],
     },
     {
-      metric: `9. signal crossing -> mode change (N=${d.crossing.samplesInARow}, 1 s), max of ${d.crossing.latencyMs.n}`,
+      metric: `11. signal crossing -> mode change (N=${d.crossing.samplesInARow}, 1 s), max of ${d.crossing.latencyMs.n}`,
       value: d.crossing.latencyMs.max,
       unit: 'ms',
       target: { op: '<=', value: d.crossing.targetMs, text: `≤ ${d.crossing.targetMs} ms` },
     },
     {
-      metric: '9. signal crossing -> mode change, median',
+      metric: '11. signal crossing -> mode change, median',
       value: d.crossing.latencyMs.median,
       unit: 'ms',
     },
     {
-      metric: `9. /metrics render, ${d.render.bots} bots (${d.render.series} series), p95`,
+      metric: `11. /metrics render, ${d.render.bots} bots (${d.render.series} series), p95`,
       value: d.render.ms.p95,
       unit: 'ms',
       target: { op: '<=', value: 20, text: '≤ 20 ms' },
     },
-    { metric: '9. /metrics render, 50 bots, median', value: d.render.ms.median, unit: 'ms' },
+    { metric: '11. /metrics render, 50 bots, median', value: d.render.ms.median, unit: 'ms' },
+  ];
+}
+
+function messagingRows(m: MessagingBenchResult): Row[] {
+  return [
+    {
+      metric: '9. persisted messages between two bots (send, deliver, ack journaled)',
+      value: m.throughput.messagesPerSecond,
+      unit: 'msg/s',
+      target: { op: '>=', value: 10_000, text: '≥ 10,000 msg/s' },
+    },
+    {
+      metric: '9. hived CPU per message',
+      value: m.throughput.hivedCpuUsPerMessage,
+      unit: 'µs',
+    },
+    {
+      metric: `9. delivery latency at ${m.paced.rate.toLocaleString('en-US')} msg/s, p50`,
+      value: m.paced.latencyMs.p50,
+      unit: 'ms',
+    },
+    {
+      metric: `9. delivery latency at ${m.paced.rate.toLocaleString('en-US')} msg/s, p99`,
+      value: m.paced.latencyMs.p99,
+      unit: 'ms',
+      target: { op: '<=', value: 10, text: '≤ 10 ms' },
+      peers: [{ name: 'plain IPC relay', value: m.relayPeer.p99 }],
+    },
+  ];
+}
+
+function schedulerRows(s: SchedulerBenchResult): Row[] {
+  const { pool } = s;
+  return [
+    {
+      metric: `10. scheduler: adaptive decision + attempt bookkeeping, ${s.bots} bots`,
+      value: s.adaptivePerTaskUs,
+      unit: 'µs/task',
+      target: { op: '<=', value: 5, text: '≤ 5 µs' },
+      peers: [
+        { name: 'round-robin pick', value: s.pickNs['round-robin'] / 1000 },
+        { name: 'least-loaded pick', value: s.pickNs['least-loaded'] / 1000 },
+      ],
+    },
+    {
+      metric: `10. one bot ${pool.slowdown}× slower: adaptive p95 task latency`,
+      value: pool.latencyMs.adaptive.p95,
+      unit: 'ms',
+      target: {
+        op: '<=',
+        value: pool.latencyMs['round-robin'].p95 / 2,
+        text: `≤ ½ round-robin = ${(pool.latencyMs['round-robin'].p95 / 2).toFixed(1)} ms`,
+      },
+      peers: [{ name: 'round-robin', value: pool.latencyMs['round-robin'].p95 }],
+    },
   ];
 }
 
@@ -701,6 +780,8 @@ async function main(): Promise<number> {
     phaseRecovery,
     phaseAudit,
     phaseDegradation,
+    phaseMessaging,
+    phaseScheduler,
   ]) {
     try {
       await phase(results);

@@ -8,6 +8,7 @@
  * hived, or as JSON lines on stdin/stdout otherwise; sends `ready` and
  * heartbeats; runs tasks concurrently; honours `cancel` and `shutdown`; and
  * exits when the daemon goes away, so a bot never outlives its supervisor.
+ * Bots talk to each other with `send`, `request` and `onMessage` (messaging.ts).
  */
 import { flushCompileCache } from 'node:module';
 import { createInterface } from 'node:readline';
@@ -18,6 +19,22 @@ import {
   type ResultMessage,
   type TaskMessage,
 } from '../protocol/bot.ts';
+import {
+  type IncomingMessage,
+  type MessageHandler,
+  Messaging,
+  type SendOptions,
+  type SendReceipt,
+} from './messaging.ts';
+
+export type {
+  IncomingMessage,
+  MessageContext,
+  MessageHandler,
+  SendOptions,
+  SendReceipt,
+} from './messaging.ts';
+export { MessageError } from './messaging.ts';
 
 export interface TaskContext {
   id: string;
@@ -39,6 +56,12 @@ export interface BotOptions {
   version?: string;
   /** Runs before the process exits on shutdown (close files, flush). */
   onShutdown?: () => void | Promise<void>;
+  /** Handles messages from other bots and operators (or set it later with `onMessage`). */
+  onMessage?: MessageHandler;
+  /** Topics this bot's kind receives (sent at every start). */
+  subscribe?: string[];
+  /** How many handled message ids are remembered to drop redeliveries (default 10,000). */
+  dedupe?: number;
 }
 
 /** Throw this for a failure that retrying cannot fix; the task fails at once. */
@@ -88,6 +111,17 @@ export interface RunningBot {
   /** Tasks running right now. */
   readonly inflight: number;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+  /** Sends a message to a bot name, a bot kind or a topic; resolves once the daemon persisted it. */
+  send(to: string, body: unknown, options?: SendOptions): Promise<SendReceipt>;
+  /** Sends and waits for the reply (rejects with HIVE_MSG_REPLY_TIMEOUT after timeoutMs, default 30 s). */
+  request(
+    to: string,
+    body: unknown,
+    options?: SendOptions & { timeoutMs?: number; onPart?: (part: IncomingMessage) => void },
+  ): Promise<IncomingMessage>;
+  onMessage(handler: MessageHandler): void;
+  subscribe(...topics: string[]): void;
+  unsubscribe(...topics: string[]): void;
 }
 
 /** Starts the bot loop; returns at once. */
@@ -97,6 +131,14 @@ export function runBot(options: BotOptions): RunningBot {
   const heartbeatMs = Number(process.env[BotEnv.HeartbeatMs]) || 1000;
   const running = new Map<string, AbortController>();
   let shuttingDown = false;
+  const messaging = new Messaging({
+    send: transport.send,
+    bot: name,
+    ...(options.dedupe !== undefined ? { dedupe: options.dedupe } : {}),
+    isPermanent: (error) => error instanceof PermanentError,
+  });
+  if (options.onMessage) messaging.onMessage(options.onMessage);
+  const idle = () => running.size === 0 && messaging.running === 0;
 
   const heartbeat = setInterval(
     () => transport.send({ type: BotMessageType.Heartbeat }),
@@ -115,7 +157,7 @@ export function runBot(options: BotOptions): RunningBot {
   const finish = (message: ResultMessage) => {
     if (!running.delete(message.id)) return;
     transport.send(message as unknown as Record<string, unknown>);
-    if (shuttingDown && running.size === 0) void exit(0);
+    if (shuttingDown && idle()) void exit(0);
   };
 
   const runTask = async (task: TaskMessage) => {
@@ -164,8 +206,21 @@ export function runBot(options: BotOptions): RunningBot {
         break;
       case BotMessageType.Shutdown:
         shuttingDown = true;
-        if (running.size === 0) void exit(0);
-        else setTimeout(() => void exit(0), message.graceMs).unref();
+        if (idle()) void exit(0);
+        else {
+          setTimeout(() => void exit(0), message.graceMs).unref();
+          // Message handlers finish and ack before the exit (tasks report through finish).
+          const poll = setInterval(() => {
+            if (idle()) void exit(0);
+          }, 20);
+          poll.unref();
+        }
+        break;
+      case BotMessageType.Deliver:
+        messaging.deliver(message);
+        break;
+      case BotMessageType.Sent:
+        messaging.sent(message);
         break;
     }
   });
@@ -177,6 +232,7 @@ export function runBot(options: BotOptions): RunningBot {
     type: BotMessageType.Ready,
     ...(options.version ? { version: options.version } : {}),
   });
+  messaging.subscribe('subscribe', options.subscribe ?? []);
   // hived gives bots a compile cache (NODE_COMPILE_CACHE), but Node writes it
   // only on a normal exit: a bot that is killed or crashes never does, and its
   // replacement strips the TypeScript types again (slower start, ~18 MB more
@@ -189,5 +245,10 @@ export function runBot(options: BotOptions): RunningBot {
       return running.size;
     },
     log: (level, message) => transport.send({ type: BotMessageType.Log, level, message }),
+    send: (to, body, sendOptions) => messaging.send(to, body, sendOptions),
+    request: (to, body, requestOptions) => messaging.request(to, body, requestOptions),
+    onMessage: (handler) => messaging.onMessage(handler),
+    subscribe: (...topics) => messaging.subscribe('subscribe', topics),
+    unsubscribe: (...topics) => messaging.subscribe('unsubscribe', topics),
   };
 }

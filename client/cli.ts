@@ -19,6 +19,7 @@ import { botCommands } from './commands/bots.ts';
 import { configCommands } from './commands/config.ts';
 import { daemonCommands } from './commands/daemon.ts';
 import { healthCommands } from './commands/health.ts';
+import { messagingCommands } from './commands/messaging.ts';
 import { taskCommands } from './commands/tasks.ts';
 import { Connection } from './connection.ts';
 
@@ -26,6 +27,7 @@ const COMMANDS: CliCommand[] = [
   ...daemonCommands,
   ...taskCommands,
   ...botCommands,
+  ...messagingCommands,
   ...auditCommands,
   ...configCommands,
   ...backupCommands,

@@ -37,6 +37,8 @@ import { ControlServer } from './ipc/control-server.ts';
 import { CommandRouter } from './ipc/router.ts';
 import { registerLogCommands } from './logs/commands.ts';
 import { type Logger, LogHub } from './logs/log-hub.ts';
+import { registerMessengerCommands } from './messenger/commands.ts';
+import { createMessaging } from './messenger/setup.ts';
 import { buildObservers, openMetrics } from './observers.ts';
 import { BackupCatalog } from './recovery/catalog.ts';
 import { registerRecoveryCommands } from './recovery/commands.ts';
@@ -47,7 +49,8 @@ import { StartupRecovery } from './recovery/repair.ts';
 import { EMPTY_META, type MetaDoc, ShutdownMarker } from './recovery/shutdown-marker.ts';
 import { StateLock } from './recovery/state-lock.ts';
 import { serveSafeMode } from './safe-mode.ts';
-import { LeastLoadedScheduler } from './scheduler/scheduler.ts';
+import { registerSchedulerCommands } from './scheduler/commands.ts';
+import { createScheduling } from './scheduler/setup.ts';
 import { JsonDocument } from './store/json-document.ts';
 import { SupervisionLoop } from './supervision/loop.ts';
 import { createNotifier } from './supervision/notify.ts';
@@ -254,7 +257,7 @@ export async function startDaemon(
   });
 }
 
-/** The parts that run the work: config manager, bots, dispatcher, recovery service. */
+/** The parts that run the work: config manager, bots, dispatcher, messenger, recovery service. */
 async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
   const { config, clock, logs, location, explicit, initial, compileCacheDir } = ground;
   const { audit, registry, recoveryLog, start } = state;
@@ -288,10 +291,18 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
       defaultPriority: () => configManager.config.queue.defaultPriority,
     },
   );
+  const scheduling = await createScheduling(config.scheduler, {
+    path: join(ground.paths.dbDir, 'scheduler.json'),
+    clock,
+    log: logs.part('scheduler'),
+    bots,
+    taskType: (id) => queue.get(id)?.type,
+  });
   const dispatcher = new Dispatcher({
     queue,
     bots,
-    scheduler: new LeastLoadedScheduler(),
+    scheduler: scheduling,
+    observer: scheduling,
     clock,
     log: taskLog,
     config: config.queue,
@@ -305,6 +316,16 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
   );
   if (requeued > 0)
     recoveryLog.warn(`requeued ${requeued} tasks that were running when the last run ended`);
+  const messaging = await createMessaging(config.messaging, {
+    dbDir: ground.paths.dbDir,
+    clock,
+    logs,
+    bots,
+    audit,
+    restartReason: start.lastStart === 'crash' ? 'daemon crashed' : 'daemon restarted',
+    onOpened: (status) => state.startup.files.push(status),
+    recoveryLog,
+  });
   const recovery = new RecoveryService(
     { config: config.backup },
     { ...state.recoveryDeps, live: { queue, registry, bots, dispatcher } },
@@ -332,7 +353,18 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
       degradation,
     },
   );
-  return { configManager, bots, dispatcher, recovery, loop, taskEvents, degradation, ...observers };
+  return {
+    configManager,
+    bots,
+    dispatcher,
+    recovery,
+    loop,
+    taskEvents,
+    degradation,
+    scheduling,
+    ...messaging,
+    ...observers,
+  };
 }
 type Parts = Awaited<ReturnType<typeof buildParts>>;
 
@@ -407,6 +439,13 @@ function buildRouter(
       now: () => clock.now(),
     },
   });
+  registerMessengerCommands(router, {
+    messenger: parts.messenger,
+    store: parts.messages,
+    observer: parts.observer,
+    kindOf: (bot) => bots.find(bot)?.kind,
+  });
+  registerSchedulerCommands(router, parts.scheduling);
   return router;
 }
 
@@ -432,6 +471,8 @@ function registerAppliers(
     parts.degradation,
     parts.health,
     parts.web,
+    parts.messenger,
+    parts.scheduling,
   ])
     configManager.register(applier);
   configManager.register(readAtUse('metrics', ['metrics.enabled']));
@@ -459,7 +500,19 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
   const { paths, clock, logs, log, notifier, lock, location, specs, config } = ground;
   const { audit, start, base } = state;
   const parts = await buildParts(ground, state, queue);
-  const { configManager, bots, dispatcher, recovery, loop, degradation, health, web } = parts;
+  const {
+    configManager,
+    bots,
+    dispatcher,
+    recovery,
+    loop,
+    degradation,
+    health,
+    web,
+    messenger,
+    messages,
+    scheduling,
+  } = parts;
   let stopping = false;
   const router = buildRouter(ground, state, queue, parts, () => stopping);
   const server = new ControlServer(
@@ -488,6 +541,8 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
             log.info('drained', await dispatcher.drain(configManager.config.daemon.drainTimeoutMs)),
         ],
         ['stop supervision', async () => loop.stop()],
+        // Bots finish the messages they hold and ack them while stopping: the store stays open.
+        ['stop delivering messages', async () => messenger.close()],
         [
           'stop the resource monitor',
           async () => {
@@ -497,6 +552,8 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
         ],
         ['stop bots', () => bots.close()],
         ['close queue', () => queue.close({ compact: true })],
+        ['close message store', () => messages.close({ compact: true })],
+        ['save scheduler statistics', () => scheduling.close()],
         ['write shutdown marker', () => state.base.marker.writeClean(VERSION, reason)],
         ['close socket', () => server.close()],
         ['close audit trail', () => audit.close()],
@@ -522,6 +579,8 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
         },
         bots: bots.bots(),
         queue: queue.counts(),
+        messages: { ...messages.counts(), inflight: messenger.inflight },
+        scheduler: { policy: scheduling.policy },
         recovery: { mode: 'normal', lastBackup: r.lastBackup, problems: r.problems },
         audit: audit.status(),
         degradation: {
@@ -539,6 +598,8 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
 
   bots.configure(specs);
   degradation.start();
+  scheduling.restoreLimits();
+  scheduling.start();
   loop.start();
   // Watching before the socket answers: a client that sees hived up may edit the config at once.
   await configManager.start();

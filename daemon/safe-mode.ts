@@ -62,7 +62,9 @@ export async function serveSafeMode(
     new HiveError('HIVE_RECOVERY_SAFE_MODE', `${explain} (${name})`);
   const router = new CommandRouter({
     unknown: (name) =>
-      /^(task|bots|config|mode|health|alerts)\.|^top$/.test(name) ? refused(name) : undefined,
+      /^(task|bots|config|mode|health|alerts|msg|sched)\.|^top$/.test(name)
+        ? refused(name)
+        : undefined,
   });
   router.use(auditInterceptor(audit, new ActorVerifier(clock), clock));
   router.use(recovery.guard);

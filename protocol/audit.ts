@@ -28,6 +28,14 @@ export const AUDIT_ACTIONS = {
   'task.dead_letter': { severity: 'warning', summary: 'a task was dead-lettered' },
   'task.cancel': { severity: 'info', summary: 'a task was cancelled' },
   'task.retry': { severity: 'info', summary: 'a dead or failed task was sent back to the queue' },
+  'message.dead_letter': {
+    severity: 'warning',
+    summary: 'a bot-to-bot message was dead-lettered (rejected, expired, maxlen, delivery_limit)',
+  },
+  'message.requeue': {
+    severity: 'info',
+    summary: 'a dead or expired message was sent back to its inbox',
+  },
   'config.applied': { severity: 'info', summary: 'a configuration change took effect' },
   'config.rejected': { severity: 'warning', summary: 'a configuration change was refused' },
   'backup.created': { severity: 'info', summary: 'a backup was written' },

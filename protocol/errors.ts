@@ -36,6 +36,14 @@ export const ERROR_CODES = {
   HIVE_TASK_NOT_RETRYABLE: 'Only a dead or failed task can be retried.',
   HIVE_BOT_NOT_FOUND: 'No bot has that name.',
   HIVE_BOT_KIND_NOT_FOUND: 'No bot kind has that name.',
+  HIVE_MSG_NOT_FOUND: 'No message has that id (it may have been pruned after its retention).',
+  HIVE_MSG_NO_RECIPIENT: 'No bot, bot kind or subscribed topic has that name.',
+  HIVE_MSG_INBOX_FULL:
+    'The receiving inbox is full of messages at least as urgent as this one; nothing was evicted.',
+  HIVE_MSG_TOO_LARGE: 'The message body is larger than messaging.maxBodyBytes.',
+  HIVE_MSG_TTL_TOO_LONG: 'The message asks for a TTL above messaging.maxTtlMs.',
+  HIVE_MSG_NOT_REQUEUABLE: 'Only a dead or expired message can be requeued.',
+  HIVE_MSG_REPLY_TIMEOUT: 'No reply came within the wait (the message itself was sent).',
   HIVE_AUDIT_UNAVAILABLE:
     'The audit trail cannot be written; mutating commands are refused until it can.',
   HIVE_BACKUP_NOT_FOUND: 'No backup or restore point has that id.',

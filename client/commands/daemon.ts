@@ -17,6 +17,7 @@ interface Status {
   };
   bots: BotRow[];
   queue: Record<string, number>;
+  messages?: Record<string, number>;
   recovery?: { problems: string[] };
   degradation?: { mode: string; manual: boolean; reason: string };
   health?: string;
@@ -45,7 +46,8 @@ function auditLine(audit: Status['audit']): string {
 }
 
 export function renderStatus(result: unknown): string {
-  const { daemon, bots, queue, recovery, audit, degradation, health, http } = result as Status;
+  const { daemon, bots, queue, messages, recovery, audit, degradation, health, http } =
+    result as Status;
   const head = `hived ${daemon.version}  pid ${daemon.pid}  up ${duration(daemon.uptimeMs)}  last start: ${daemon.lastStart}${daemon.stopping ? '  STOPPING' : ''}`;
   let detail =
     daemon.lastStart === 'crash' && daemon.lastStartDetail ? `\n  ${daemon.lastStartDetail}` : '';
@@ -62,7 +64,12 @@ export function renderStatus(result: unknown): string {
   const httpLine = http
     ? `\nhttp: ${http.listening ? `http://${http.listening.host}:${http.listening.port}/metrics` : `not listening${http.error ? ` (${http.error})` : ''}`}`
     : '';
-  return `${head}${detail}${modeLine}\nconfig: ${daemon.config}${httpLine}\n\n${botTable(bots)}\n\nqueue: ${q}${auditLine(audit)}`;
+  const m = messages
+    ? `\nmessages: ${Object.entries(messages)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('  ')}`
+    : '';
+  return `${head}${detail}${modeLine}\nconfig: ${daemon.config}${httpLine}\n\n${botTable(bots)}\n\nqueue: ${q}${m}${auditLine(audit)}`;
 }
 
 interface LogLine {

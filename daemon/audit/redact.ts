@@ -11,8 +11,8 @@ export interface RedactOptions {
   fields: readonly string[];
 }
 
-/** Task payloads are user data: stored only as their size and a digest. */
-const PAYLOAD = 'payload';
+/** Task payloads and message bodies are user data: stored only as their size and a digest. */
+const USER_DATA: ReadonlySet<string> = new Set(['payload', 'body']);
 const MAX_STRING = 1024;
 const MAX_ITEMS = 50;
 const MAX_DEPTH = 6;
@@ -57,7 +57,7 @@ export class Redactor {
         out['…'] = `${Object.keys(value).length - MAX_ITEMS} more`;
         break;
       }
-      if (name === PAYLOAD) out[name] = this.#payload(member);
+      if (USER_DATA.has(name)) out[name] = this.#payload(member);
       else if (isSecretName(name, this.#fields)) out[name] = this.#digest(member);
       else out[name] = this.#value(member, depth + 1);
     }

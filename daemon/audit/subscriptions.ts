@@ -4,6 +4,7 @@ import type { ConfigChangeRecord, ConfigManager } from '../config/manager.ts';
 import type { EventMap, TypedEmitter } from '../core/events.ts';
 import type { Degradation } from '../degradation/degradation.ts';
 import type { Health } from '../health/health.ts';
+import type { MessageStore } from '../messenger/store.ts';
 import type { BackupSummary } from '../recovery/events.ts';
 import type { RecoveryService } from '../recovery/recovery.ts';
 import type { TaskQueue } from '../tasks/task-queue.ts';
@@ -296,4 +297,39 @@ export function auditHealth(audit: Audit, health: Health): () => void {
       metric: alert.metric,
     },
   }));
+}
+
+/**
+ * Messages worth keeping: dead letters (with why: a P0 evicted from a full
+ * inbox is never lost without a record) and requeues by an operator. The
+ * routine changes (thousands a second) build nothing.
+ */
+export function auditMessages(audit: Audit, store: MessageStore): () => void {
+  return auditEvents(audit, store, 'changed', ({ message, record }) => {
+    if (record.t === 'dead') {
+      return {
+        action: 'message.dead_letter',
+        actor: DAEMON_ACTOR,
+        target: message.id,
+        reason: record.message,
+        details: {
+          reason: record.reason,
+          priority: message.priority,
+          from: message.from,
+          to: message.to,
+          address: message.address,
+          deliveries: message.deliveries,
+        },
+      };
+    }
+    if (record.t === 'requeue') {
+      return {
+        action: 'message.requeue',
+        actor: byActor(record.by),
+        target: message.id,
+        details: { address: message.address, priority: message.priority },
+      };
+    }
+    return undefined;
+  });
 }

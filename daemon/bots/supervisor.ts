@@ -328,6 +328,16 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
     return [...this.#byName.values()];
   }
 
+  /** The bot of that name, if any (no throw: for hot paths). */
+  find(name: string): Bot | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** The bots of a kind's pool (empty for an unknown kind). */
+  kindBots(kind: string): readonly Bot[] {
+    return this.#pools.get(kind)?.bots ?? [];
+  }
+
   get(name: string): Bot {
     const bot = this.#byName.get(name);
     if (!bot) throw new HiveError('HIVE_BOT_NOT_FOUND', `no bot named ${name}; see hive bots ls`);

@@ -213,6 +213,174 @@ export const ConfigSchema = z.strictObject({
       ),
     })
     .prefault({}),
+  messaging: z
+    .strictObject({
+      defaultPriority: z
+        .number()
+        .int()
+        .min(0)
+        .max(3)
+        .default(2)
+        .describe('Priority of a message sent without one (0 most urgent, 3 least)'),
+      defaultTtlMs: ms(
+        'TTL of a message sent without one; past it a queued message is dead-lettered as expired (0: no TTL)',
+        3_600_000,
+      ),
+      maxTtlMs: positive('Largest TTL a message may ask for', 7 * 86_400_000),
+      maxBodyBytes: positive('Largest message body (as JSON)', 256 * 1024),
+      maxDeliveries: z
+        .number()
+        .int()
+        .min(0)
+        .default(5)
+        .describe(
+          'Deliveries (first one included) before an unacknowledged message is dead-lettered as delivery_limit (0: unlimited)',
+        ),
+      retryBackoffMs: z
+        .array(z.number().int().min(0))
+        .min(1)
+        .default([1_000, 5_000, 30_000])
+        .describe(
+          'Delay before each redelivery after a nack, a missed ack deadline or a crash: the first entry after the first delivery, and so on; the last repeats',
+        ),
+      ackTimeoutMs: positive(
+        'Time a bot has to ack (or extend) a delivered message before it is redelivered',
+        30_000,
+      ),
+      maxAckExtensionMs: positive(
+        'Longest extension one extend message may ask for (from the time it arrives)',
+        600_000,
+      ),
+      maxInflightPerBot: positive(
+        'Delivered, not yet acknowledged messages one bot holds at once; the next one waits for a free slot',
+        64,
+      ),
+      inboxMaxLen: positive(
+        'Queued messages one inbox (a bot, or a bot kind) holds; beyond it the least urgent, oldest one is evicted (dead-lettered as maxlen)',
+        10_000,
+      ),
+      minShare: z
+        .strictObject({
+          p1: z
+            .number()
+            .min(0)
+            .max(0.5)
+            .default(0.1)
+            .describe(
+              'Share of deliveries P1 is guaranteed while it waits behind more urgent messages',
+            ),
+          p2: z.number().min(0).max(0.5).default(0.05).describe('The same for P2'),
+          p3: z.number().min(0).max(0.5).default(0.05).describe('The same for P3'),
+        })
+        .refine((s) => s.p1 + s.p2 + s.p3 <= 0.9, {
+          message: 'p1 + p2 + p3 must be at most 0.9 (P0 needs a share too)',
+        })
+        .prefault({})
+        .describe(
+          "Minimum shares of an inbox's deliveries for backlogged lower priorities, so nothing starves; P0 takes the rest",
+        ),
+      logEvents: z
+        .boolean()
+        .default(true)
+        .describe('Write every message state change to bot-messaging.jsonl'),
+      retention: z
+        .strictObject({
+          maxFinished: z
+            .number()
+            .int()
+            .min(0)
+            .default(5_000)
+            .describe(
+              'Acknowledged messages kept for `hive msg get` (dead letters have their own limit)',
+            ),
+          maxAgeMs: ms('Acknowledged messages older than this are pruned', 600_000),
+          maxDeadLetters: z
+            .number()
+            .int()
+            .min(0)
+            .default(10_000)
+            .describe('Dead letters (dead and expired messages) kept for `hive msg dead`'),
+          deadLetterMaxAgeMs: ms('Dead letters older than this are pruned', 7 * 86_400_000),
+          pruneIntervalMs: positive('How often finished messages are pruned', 1_000),
+          pruneBatch: positive('Most finished messages one prune record removes', 5_000),
+        })
+        .prefault({}),
+      compactAfterBytes: positive(
+        'Journal size after which the message store snapshot is rewritten (each rewrite competes with the journal for the disk: at 5,000 messages/s, 64 MiB is one every half minute)',
+        64 * 1024 * 1024,
+      ),
+    })
+    .prefault({}),
+  scheduler: z
+    .strictObject({
+      policy: z
+        .enum(['adaptive', 'round-robin', 'least-loaded'])
+        .default('adaptive')
+        .describe(
+          'How a bot is chosen for a task: adaptive (power of two choices over latency, load and success), round-robin, or least-loaded',
+        ),
+      latencyHalfLifeMs: positive(
+        'Half-life of the latency average: a sample this old weighs half as much as a new one',
+        2_000,
+      ),
+      peakGain: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.5)
+        .describe(
+          'Peak sensitivity: a sample above the average moves it at least this share of the way up at once',
+        ),
+      successHalfLifeMs: positive('Half-life of the success-rate average', 2_000),
+      successFloor: z
+        .number()
+        .min(0.01)
+        .max(1)
+        .default(0.05)
+        .describe(
+          'Lowest success rate the cost divides by (cost = latency × (inflight + 1) ÷ max(success, floor))',
+        ),
+      explorationShare: z
+        .number()
+        .min(0)
+        .max(0.5)
+        .default(0.02)
+        .describe(
+          'Share of decisions that pick a random available bot, so a bot that lost its share is measured again',
+        ),
+      decisionLogShare: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.01)
+        .describe(
+          'Share of routing decisions written to adaptive-scheduling.jsonl with their scores',
+        ),
+      persistIntervalMs: positive('How often the statistics are saved (also on stop)', 10_000),
+      adaptiveConcurrency: z
+        .strictObject({
+          enabled: z
+            .boolean()
+            .default(true)
+            .describe(
+              "Adapt each bot's concurrency (adaptive policy only): additive increase on success under load, multiplicative decrease on failure or timeout, floor 1",
+            ),
+          increase: z
+            .number()
+            .min(0.01)
+            .max(8)
+            .default(1)
+            .describe('Added to the limit per limit-many successes while the bot is at its limit'),
+          decrease: z
+            .number()
+            .min(0.1)
+            .max(0.95)
+            .default(0.5)
+            .describe('The limit is multiplied by this on a failure or timeout'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   supervision: z
     .strictObject({
       memoryCheckIntervalMs: positive('How often bot RSS is read from /proc', 250),

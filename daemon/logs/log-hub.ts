@@ -1,3 +1,4 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import winston from 'winston';
 import type { ConfigApplier } from '../config/manager.ts';
@@ -49,6 +50,18 @@ export interface Logger {
   event(name: string, fields?: Fields): void;
 }
 
+/**
+ * A part's high-volume event lines (every message state change: thousands
+ * a second). Lines are built by hand and written once per event-loop turn:
+ * about a tenth of what a winston line costs (12 µs). Same file and line
+ * shape as the part's `event()` lines.
+ */
+export interface EventSink {
+  /** False while the log level hides info lines: skip building the fields. */
+  readonly enabled: boolean;
+  write(name: string, fields: Fields): void;
+}
+
 export type ConsoleFormat = 'text' | 'json' | 'off';
 
 export interface LogHubOptions {
@@ -94,6 +107,7 @@ export class LogHub extends TypedEmitter<LogHubEvents> implements ConfigApplier 
   readonly #options: LogHubOptions;
   #console: winston.transport | undefined;
   #closed = false;
+  readonly #sinks = new Map<StreamPart, { file: WriteStream; pending: string }>();
 
   constructor(options: LogHubOptions) {
     super();
@@ -190,6 +204,40 @@ export class LogHub extends TypedEmitter<LogHubEvents> implements ConfigApplier 
     };
   }
 
+  /** The cheap writer of one part's event lines (see EventSink). */
+  eventSink(part: StreamPart): EventSink {
+    const hub = this;
+    return {
+      get enabled() {
+        return !hub.#closed && (hub.#options.level === 'info' || hub.#options.level === 'debug');
+      },
+      write: (name, fields) => this.#writeEvent(part, name, fields),
+    };
+  }
+
+  #writeEvent(part: StreamPart, name: string, fields: Fields): void {
+    if (this.#closed) return;
+    const line: LogLine = { time: new Date().toISOString(), level: 'info', part, message: name };
+    Object.assign(line, fields);
+    let sink = this.#sinks.get(part);
+    if (!sink) {
+      const file = createWriteStream(join(this.#options.dir, PART_STREAMS[part]), { flags: 'a' });
+      file.on('error', () => {});
+      sink = { file, pending: '' };
+      this.#sinks.set(part, sink);
+    }
+    if (sink.pending === '') {
+      const target = sink;
+      setImmediate(() => {
+        if (target.pending === '' || target.file.writableEnded) return;
+        target.file.write(target.pending);
+        target.pending = '';
+      });
+    }
+    sink.pending += `${JSON.stringify(line)}\n`;
+    if (this.hasListeners('line')) this.emit('line', { line, main: false, stream: true });
+  }
+
   /** Ends every logger and waits until their files are flushed (bounded by `timeoutMs`). */
   async close(timeoutMs = this.#options.flushTimeoutMs): Promise<void> {
     if (this.#closed) return;
@@ -201,6 +249,12 @@ export class LogHub extends TypedEmitter<LogHubEvents> implements ConfigApplier 
         (transport) => new Promise<void>((resolve) => transport.once('finish', () => resolve())),
       ),
     );
+    for (const sink of this.#sinks.values()) {
+      finished.push(new Promise<void>((resolve) => sink.file.once('close', () => resolve())));
+      sink.file.end(sink.pending);
+      sink.pending = '';
+    }
+    this.#sinks.clear();
     for (const logger of loggers) logger.end();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

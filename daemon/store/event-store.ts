@@ -219,6 +219,16 @@ export class EventStore<S, R> {
     return seq;
   }
 
+  /**
+   * Appends a record without waiting: its seq at once (0 when refused), and
+   * a promise of its durability. For records whose effect may run ahead of
+   * the disk (a delivery the receiver will ack anyway), where waiting would
+   * add an fdatasync to every hop.
+   */
+  append(record: R): { seq: number; durable: Promise<void> } {
+    return this.#journal.append(record);
+  }
+
   #apply(entry: JournalEntry<R>): void {
     this.#reducer.apply(this.#state, entry.record, entry.seq);
     this.#appliedSeq = entry.seq;

@@ -3,6 +3,7 @@ import type { BotSupervisor } from '../bots/supervisor.ts';
 import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
+import { pruneDue } from '../core/finished-log.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import type { Dispatcher } from '../tasks/dispatcher.ts';
 import type { TaskQueue } from '../tasks/task-queue.ts';
@@ -93,15 +94,10 @@ export class SupervisionLoop implements ConfigApplier {
     if (this.#pruning) return;
     this.#pruning = true;
     try {
-      // prunable() hands out at most retention.pruneBatch ids so that one record
-      // stays small. Take batches until nothing is due: one batch per interval
-      // (1,000 tasks/s at the defaults) falls behind a sustained load, and
-      // finished tasks then pile up in memory and in every snapshot.
-      for (;;) {
-        const ids = this.#deps.queue.prunable(this.#deps.retention);
-        if (ids.length === 0) break;
-        await this.#deps.queue.commit({ t: 'prune', ids });
-      }
+      await pruneDue(
+        () => this.#deps.queue.prunable(this.#deps.retention),
+        (ids) => this.#deps.queue.commit({ t: 'prune', ids }),
+      );
     } catch (error) {
       // A restore suspends the queue for a moment; the next interval prunes.
       if (error instanceof HiveError && error.code === 'HIVE_STORE_SUSPENDED') return;

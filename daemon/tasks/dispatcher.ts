@@ -14,6 +14,24 @@ import type { TaskQueue } from './task-queue.ts';
 
 type QueueConfig = Config['queue'];
 
+/** How one attempt of a task ended on a bot (what the scheduler learns from). */
+export interface AttemptEnd {
+  task: Task;
+  bot: string;
+  /** The bot object when it is still known (not after its lease expired and it left). */
+  botRef: Bot | undefined;
+  outcome: 'done' | 'error' | 'timeout' | 'crash';
+  startedAt: number;
+  at: number;
+  /** A failure the bot declared permanent (the task's fault, not the bot's). */
+  permanent: boolean;
+}
+
+/** Told about every attempt that ends with a result, a timeout or a crash. */
+export interface DispatchObserver {
+  attemptEnded(end: AttemptEnd): void;
+}
+
 interface LeaseDeadline {
   id: string;
   token: number;
@@ -44,6 +62,7 @@ export class Dispatcher implements ConfigApplier {
   #paused = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #random: () => number;
+  readonly #observer: DispatchObserver | undefined;
 
   constructor(deps: {
     queue: TaskQueue;
@@ -55,11 +74,13 @@ export class Dispatcher implements ConfigApplier {
     random?: () => number;
     /** Modes and fallback kinds (degradation); without it every type goes to its own bots. */
     routing?: DispatchRouting;
+    observer?: DispatchObserver;
   }) {
     this.#queue = deps.queue;
     this.#bots = deps.bots;
     this.#scheduler = deps.scheduler;
     this.#routing = deps.routing;
+    this.#observer = deps.observer;
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#config = deps.config;
@@ -229,6 +250,8 @@ export class Dispatcher implements ConfigApplier {
     if (this.#settling.has(message.token)) return;
     bot.inflight.delete(task.id);
     const at = this.#clock.now();
+    const permanent = !message.ok && message.error?.retryable === false;
+    this.#ended(task, bot.name, bot, message.ok ? 'done' : 'error', at, permanent);
     if (message.ok) {
       bot.tasksDone += 1;
       void this.#settle(task, message.token, {
@@ -245,8 +268,22 @@ export class Dispatcher implements ConfigApplier {
       reason: 'bot_error',
       message: message.error?.message ?? 'bot reported a failure',
     };
-    void this.#fail(task, message.token, 'error', error, message.error?.retryable === false);
+    void this.#fail(task, message.token, 'error', error, permanent);
     this.schedulePump();
+  }
+
+  #ended(
+    task: Task,
+    bot: string,
+    botRef: Bot | undefined,
+    outcome: AttemptEnd['outcome'],
+    at: number,
+    permanent = false,
+  ): void {
+    if (!this.#observer) return;
+    const token = task.lease?.token;
+    const startedAt = task.history.findLast((a) => a.token === token)?.startedAt ?? at;
+    this.#observer.attemptEnded({ task, bot, botRef, outcome, startedAt, at, permanent });
   }
 
   #onBotExit(exit: BotExit): void {
@@ -266,6 +303,7 @@ export class Dispatcher implements ConfigApplier {
           reason: `${bot.name} stopped: ${exit.reason}`,
         });
       } else {
+        this.#ended(task, bot.name, bot, 'crash', this.#clock.now());
         void this.#fail(
           task,
           token,
@@ -298,6 +336,7 @@ export class Dispatcher implements ConfigApplier {
       }
       bot?.inflight.delete(task.id);
       bot?.send({ type: 'cancel', id: task.id, token: next.token, reason: 'lease expired' });
+      this.#ended(task, botName, bot, 'timeout', now);
       void this.#fail(
         task,
         next.token,

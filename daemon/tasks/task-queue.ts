@@ -1,10 +1,10 @@
-import { randomFillSync } from 'node:crypto';
 import { HiveError } from '../../protocol/errors.ts';
 import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
-import { Deque } from '../core/deque.ts';
 import { TypedEmitter } from '../core/events.ts';
+import { FinishedLog, type RetentionRule } from '../core/finished-log.ts';
+import { newId } from '../core/ids.ts';
 import {
   EventStore,
   journalFile,
@@ -48,22 +48,6 @@ export interface TaskQueueEvents {
 export type Counts = Record<TaskState, number>;
 
 /**
- * 10 random hex digits for a task id, from a pool refilled 4 KB at a time:
- * a randomBytes() call per submission cost ~4 µs, a tenth of the daemon's
- * CPU time per submit.
- */
-const randomPool = Buffer.alloc(4096);
-let randomOffset = randomPool.length;
-function randomHex10(): string {
-  if (randomOffset + 5 > randomPool.length) {
-    randomFillSync(randomPool);
-    randomOffset = 0;
-  }
-  randomOffset += 5;
-  return randomPool.toString('hex', randomOffset - 5, randomOffset);
-}
-
-/**
  * The durable queue: every change is a journal record applied once it is on
  * disk, so what this class shows is always what a restart would show.
  */
@@ -75,7 +59,7 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
   readonly ready: ReadyIndex;
   readonly #counts: Counts = { queued: 0, running: 0, done: 0, failed: 0, dead: 0, cancelled: 0 };
   /** Finished task ids in finishing order, for pruning. */
-  #finished = new Deque<string>();
+  readonly #finished = new FinishedLog();
   /** Called with the final task, or with undefined when a restore removed it. */
   readonly #waiters = new Map<string, Set<(task: Task | undefined) => void>>();
   /** Submissions in flight by idempotency key, so a concurrent duplicate gets the same id. */
@@ -139,7 +123,7 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
   #rebuildIndexes(): void {
     for (const state of TASK_STATES) this.#counts[state] = 0;
     this.ready.clear();
-    this.#finished = new Deque<string>();
+    this.#finished.clear();
     const now = this.#clock.now();
     const finished: Task[] = [];
     for (const task of this.#store.state.tasks.values()) {
@@ -203,7 +187,7 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
       }
     }
     const now = this.#clock.now();
-    const id = `t${now.toString(36)}${randomHex10()}`;
+    const id = newId('t', now);
     const record: TaskRecord = {
       t: 'submit',
       task: {
@@ -293,24 +277,13 @@ export class TaskQueue extends TypedEmitter<TaskQueueEvents> implements ConfigAp
    * Ids of finished tasks past their retention: older than maxAgeMs, or
    * beyond the newest maxFinished.
    */
-  prunable(retention: { maxFinished: number; maxAgeMs: number; pruneBatch: number }): string[] {
-    const now = this.#clock.now();
-    const ids: string[] = [];
-    while (this.#finished.size > 0) {
-      const id = this.#finished.peek() as string;
+  prunable(retention: RetentionRule): string[] {
+    return this.#finished.prunable(retention, this.#clock.now(), (id) => {
       const task = this.get(id);
-      if (!task || !FINAL_STATES.has(task.state)) {
-        this.#finished.shift();
-        continue;
-      }
-      const tooMany = this.#finished.size > retention.maxFinished;
-      const tooOld = now - (task.finishedAt ?? now) > retention.maxAgeMs;
-      if (!tooMany && !tooOld) break;
-      ids.push(id);
-      this.#finished.shift();
-      if (ids.length >= retention.pruneBatch) break;
-    }
-    return ids;
+      return task && FINAL_STATES.has(task.state)
+        ? (task.finishedAt ?? Number.POSITIVE_INFINITY)
+        : undefined;
+    });
   }
 
   get lastSeq(): number {

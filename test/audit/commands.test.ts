@@ -66,6 +66,13 @@ test('every control command is in the trail with who sent it, mutating ones befo
     'task.ls': { limit: 5 },
     'task.retry': { id: hung },
     'task.cancel': { id: hung, reason: `stop it, ${SECRET}` },
+    // echo has no message handler: the message becomes a dead letter (rejected), requeued below.
+    'msg.send': { to: 'echo', body: { password: PASSWORD, note: SECRET }, priority: 0 },
+    'msg.get': () => ({ id: made['msg.send'] }),
+    'msg.ls': { limit: 5 },
+    'msg.dead': {},
+    'msg.stats': {},
+    'sched.stats': {},
     'bots.ls': {},
     'bots.restart': { name: 'echo-1' },
     'bots.scale': { kind: 'echo', instances: 1 },
@@ -96,6 +103,7 @@ test('every control command is in the trail with who sent it, mutating ones befo
     'health.get': {},
     'alerts.ls': { all: true },
     top: { once: true },
+    'msg.requeue': () => ({ id: made['msg.send'] }),
     'daemon.stop': {},
   };
   const { commands } = (await call('commands')) as {
@@ -170,6 +178,17 @@ test('every control command is in the trail with who sent it, mutating ones befo
   t.truthy(entries.find((e) => e.action === 'bot.restart' && e.target === 'echo-1'));
   t.truthy(entries.find((e) => e.action === 'bot.stop' && e.target === 'echo-1'));
   t.truthy(entries.find((e) => e.action === 'daemon.stop'));
+  const message = made['msg.send'];
+  t.like(
+    entries.find((e) => e.action === 'message.dead_letter' && e.target === message),
+    { actor: 'daemon', severity: 'warning', details: { reason: 'rejected', priority: 0 } },
+  );
+  t.like(
+    entries.find((e) => e.action === 'message.requeue' && e.target === message),
+    { actor: me.actor, actorType: 'user' },
+  );
+  const sent = entries.find((e) => e.action === 'command.msg.send' && e.result === 'pending');
+  t.regex(JSON.stringify(sent?.args?.body), /"digest":"\[redacted hmac:[0-9a-f]{16}\]"/);
   const backup = made['backup.create'];
   t.like(
     entries.find((e) => e.action === 'backup.created' && e.target === backup),

@@ -16,8 +16,10 @@ test('a bot that never sends ready is killed at its start timeout and started ag
   const daemon = await startDaemon(t, {
     config: {
       bots: {
+        // Long enough for Node to boot and mark its start on a loaded machine (at 400 ms a
+        // process was sometimes killed before it wrote its mark, and the test waited in vain).
         mute: fixtureBot('no-ready.ts', {
-          startTimeoutMs: 400,
+          startTimeoutMs: 1_000,
           env: { HIVE_FIXTURE_LOG: marks },
           restart: { initialDelayMs: 50, maxDelayMs: 100, maxRestarts: 100 },
         }),
@@ -34,20 +36,19 @@ test('a bot that never sends ready is killed at its start timeout and started ag
     { what: 'mute-0 to be killed and started again' },
   );
   t.is(again.state, 'starting', 'it is never ready');
-  t.regex(again.lastExit?.reason ?? '', /no ready message within 400 ms/);
+  t.regex(again.lastExit?.reason ?? '', /no ready message within 1000 ms/);
   t.is(again.lastExit?.signal, 'SIGKILL');
   await waitFor(() => !alive(firstPid), { what: 'the first process to be gone' });
+  // On a loaded machine the second process may also have timed out by the time
+  // status was read: the one seen is a later start, not necessarily the second.
   const starts = await waitFor(
     () => {
       const found = readMarks(marks).filter((m) => m.event === 'start');
-      return found.some((m) => m.pid === again.pid) ? found : undefined;
+      return found.some((m) => m.pid !== firstPid) ? found : undefined;
     },
-    { what: 'the restarted process to start' },
+    { what: 'a restarted process to start' },
   );
-  // On a loaded machine the second process may also have timed out by the time
-  // status was read: the one seen is a later start, not necessarily the second.
   t.is(starts[0]?.pid, firstPid);
-  t.true(starts.findIndex((m) => m.pid === again.pid) >= 1);
   // Killed at the start timeout, not earlier (origin is slightly after the spawn).
   const exit = await waitFor(
     () => readLog(daemon, 'bots.jsonl').find((l) => String(l.message).startsWith('mute-0 exited')),
@@ -56,7 +57,7 @@ test('a bot that never sends ready is killed at its start timeout and started ag
   const livedMs = Date.parse(String(exit.time)) - (starts[0]?.origin ?? 0);
   // The daemon's clock starts at spawn, the bot's origin after Node has booted,
   // which takes a few hundred ms on a loaded machine: allow for that.
-  t.true(livedMs >= 400 - 250, `the first process was killed ${livedMs} ms after it started`);
+  t.true(livedMs >= 1_000 - 250, `the first process was killed ${livedMs} ms after it started`);
 });
 
 test('a bot that crashes at start backs off exponentially, is marked failed, and bots restart revives it', async (t) => {

@@ -1,18 +1,7 @@
 import test from 'ava';
 import { Deque } from '../../daemon/core/deque.ts';
-import { MinHeap } from '../../daemon/core/heap.ts';
-
-/** mulberry32: a small seeded PRNG, so a failure names a seed that reproduces it. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { KeyedMinHeap, MinHeap } from '../../daemon/core/heap.ts';
+import { seeded as random } from '../helpers/random.ts';
 
 const SEEDS = Array.from({ length: 25 }, (_, i) => 1_000 + i * 7_919);
 const OPS = 3_000;
@@ -137,4 +126,40 @@ test('MinHeap with a single element and with keys that are equal', (t) => {
   const out: number[] = [];
   while (heap.size > 0) out.push(heap.pop() as number);
   t.deepEqual(out, [-1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3]);
+});
+
+test('KeyedMinHeap: removals and moves by id keep the order (random operations against a model)', (t) => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const next = random(seed);
+    const heap = new KeyedMinHeap<{ id: string; at: number }>(
+      (e) => e.at,
+      (e) => e.id,
+    );
+    const model = new Map<string, number>();
+    for (let op = 0; op < 2_000; op++) {
+      const id = `m${Math.floor(next() * 200)}`;
+      const roll = next();
+      if (roll < 0.5) {
+        const at = Math.floor(next() * 1_000);
+        heap.push({ id, at }); // a new item, or a move of the one with this id
+        model.set(id, at);
+      } else if (roll < 0.8) {
+        heap.delete(id);
+        model.delete(id);
+      } else {
+        const top = heap.pop();
+        const min = Math.min(...model.values());
+        t.is(top?.at, model.size === 0 ? undefined : min, `seed ${seed} op ${op}`);
+        if (top) model.delete(top.id);
+      }
+      t.is(heap.size, model.size);
+    }
+    const rest: number[] = [];
+    for (let item = heap.pop(); item; item = heap.pop()) rest.push(item.at);
+    t.deepEqual(
+      rest,
+      [...model.values()].sort((a, b) => a - b),
+    );
+    t.false(heap.has('m1'));
+  }
 });

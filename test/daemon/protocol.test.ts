@@ -13,7 +13,7 @@ import { type DaemonHandle, echoBot, startDaemon, waitFor } from '../helpers/dae
 import { pidOf } from '../helpers/process.ts';
 import { RawClient, type WireFrame } from '../helpers/raw-socket.ts';
 
-/** Small, to reach the limit cheaply; above the largest ordinary answer (the command list, ~4 KB). */
+// Above the `commands` answer (every part's commands), well below the default.
 const MAX_FRAME = 8192;
 
 function config(): Record<string, unknown> {

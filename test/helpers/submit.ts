@@ -24,11 +24,13 @@ export interface SubmitManyOptions {
   onAck?: (index: number, id: string) => void;
   /** Error codes that count as a refusal instead of failing the run. */
   refusable?: string[];
+  /** What to send for an index (default: task.submit of `type` with payload `{ i }`). */
+  request?: (index: number) => { cmd: string; args: Record<string, unknown> };
 }
 
 /**
- * Submits one task per index on `connection`, payload `{ i: index }`,
- * keeping `window` requests in flight. Stops issuing once the connection
+ * Submits one task per index on `connection`, payload `{ i: index }` (or
+ * sends what `options.request` builds), keeping `window` requests in flight. Stops issuing once the connection
  * ends; what was in flight then is `lost`.
  */
 export async function submitMany(
@@ -37,6 +39,8 @@ export async function submitMany(
   options: SubmitManyOptions = {},
 ): Promise<SubmitOutcome> {
   const { window = 16, type = 'echo', onAck, refusable = [] } = options;
+  const request =
+    options.request ?? ((i: number) => ({ cmd: 'task.submit', args: { type, payload: { i } } }));
   const outcome: SubmitOutcome = {
     acked: new Map(),
     lost: [],
@@ -49,10 +53,8 @@ export async function submitMany(
     while (!broken && next < indices.length) {
       const index = indices[next++] as number;
       try {
-        const answer = (await connection.request('task.submit', {
-          type,
-          payload: { i: index },
-        })) as { id: string; state: string };
+        const { cmd, args } = request(index);
+        const answer = (await connection.request(cmd, args)) as { id: string };
         outcome.acked.set(index, answer.id);
         onAck?.(index, answer.id);
       } catch (error) {
