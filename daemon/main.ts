@@ -29,6 +29,7 @@ import {
   type RunningDaemon,
   runSteps,
 } from './daemon-base.ts';
+import { mountDashboard } from './dashboard/dashboard.ts';
 import { registerModeCommands } from './degradation/commands.ts';
 import { Degradation, EMPTY_MODE_DOC, type ModeDoc } from './degradation/degradation.ts';
 import { SystemSampler } from './degradation/sampler.ts';
@@ -57,6 +58,7 @@ import { createNotifier } from './supervision/notify.ts';
 import { registerTaskCommands } from './tasks/commands.ts';
 import { Dispatcher } from './tasks/dispatcher.ts';
 import { TaskQueue } from './tasks/task-queue.ts';
+import { registerWebCommands } from './web/commands.ts';
 
 /** A socket set in the config (relative to the config's folder) applies when no flag sets one. */
 function socketFromConfig(options: DaemonOptions, snapshot: ConfigSnapshot): string | undefined {
@@ -515,6 +517,20 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
   } = parts;
   let stopping = false;
   const router = buildRouter(ground, state, queue, parts, () => stopping);
+  registerWebCommands(router, { web, token: parts.webToken });
+  const dashboard = config.http.dashboard
+    ? mountDashboard(
+        web,
+        { dbDir: paths.dbDir, minGapMs: config.http.livePushMinGapMs },
+        {
+          router,
+          parts: { bots, degradation, health, queue, recovery, audit },
+          log: logs.part('web'),
+        },
+      )
+    : undefined;
+  // Issue 8 (deployments) plugs in here, one line:
+  // dashboard?.add(commandSource(router, { name: 'deployments', cmd: 'deploy.status', subscribe: (poke) => deploy.on('changed', poke) }));
   const server = new ControlServer(
     { socketPath: paths.socket, runDir: paths.runDir, ...config.ipc },
     { router, log: logs.part('ipc') },
@@ -533,7 +549,13 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
       notifier.stopping(`stopping: ${reason}`);
       await runSteps(log, [
         ['stop config reloads', () => configManager.close()],
-        ['stop http', () => web.close()],
+        [
+          'stop http',
+          () => {
+            dashboard?.close();
+            return web.close();
+          },
+        ],
         ['finish backup work', () => recovery.close()],
         [
           'drain tasks',
