@@ -21,6 +21,7 @@ import { daemonCommands } from './commands/daemon.ts';
 import { healthCommands } from './commands/health.ts';
 import { messagingCommands } from './commands/messaging.ts';
 import { taskCommands } from './commands/tasks.ts';
+import { webCommands } from './commands/web.ts';
 import { Connection } from './connection.ts';
 
 const COMMANDS: CliCommand[] = [
@@ -32,6 +33,7 @@ const COMMANDS: CliCommand[] = [
   ...configCommands,
   ...backupCommands,
   ...healthCommands,
+  ...webCommands,
 ];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec & { help: string; arg?: string }> = {

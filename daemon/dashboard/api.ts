@@ -98,7 +98,8 @@ export function registerDashboardApi(deps: DashboardApiDeps): void {
           });
           sendJson(res, 200, { ok: true, result });
         } catch (error) {
-          sendJson(res, error instanceof HiveError ? 422 : 500, {
+          // The request went through; the command failed: 200 with the error, as on the socket.
+          sendJson(res, error instanceof HiveError ? 200 : 500, {
             ok: false,
             error: toWireError(error),
           });

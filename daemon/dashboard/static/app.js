@@ -1,7 +1,7 @@
 // The dashboard: live views from the daemon's event feed, actions through its command router.
 import { adoptTokenFromUrl, command, openFeed, setToken, streamCommand, token } from './api.js';
 import { liveChart, remember } from './charts.js';
-import { setRecipients, setupChat } from './chat.js';
+import { refreshConversation, setRecipients, setupChat } from './chat.js';
 import {
   $,
   botRow,
@@ -56,6 +56,7 @@ function showView(name) {
     link.classList.toggle('active', link.getAttribute('data-view') === view);
   if (location.hash !== `#${view}`) history.replaceState(null, '', `#${view}`);
   if (view === 'deployments') void loadDeployments();
+  if (view === 'chat') refreshConversation();
   document.title = `hive · ${$(`#view-${view}`).dataset.title}`;
 }
 

@@ -49,6 +49,12 @@ export async function openConversation(to) {
   log.scrollTop = log.scrollHeight;
 }
 
+/** Shows the current conversation again (other pages and scripts may have added to it). */
+export function refreshConversation() {
+  const to = $('#chat-to').value;
+  if (to) void openConversation(to);
+}
+
 /** Fills the recipient list: the kinds first, then each bot. */
 export function setRecipients(kinds, bots) {
   const select = $('#chat-to');
