@@ -55,7 +55,8 @@ const SECURITY_HEADERS: Record<string, string> = {
  */
 export class WebServer implements ConfigApplier {
   readonly configPart = 'web';
-  readonly configKeys = ['http'];
+  // http.dashboard and http.livePushMinGapMs are read at start: left unclaimed, a change is reported as needing a restart.
+  readonly configKeys = ['http.enabled', 'http.host', 'http.port', 'http.listenRetryMs'];
   #config: HttpConfig;
   readonly #log: Logger;
   readonly #routes = new Map<string, Route>();

@@ -179,13 +179,13 @@ function chartQueue(top) {
   const done = top.queue.counts.done ?? 0;
   const last = state.lastDone;
   state.lastDone = { at: top.at, done };
-  if (!last || top.at - last.at < 900) return;
   state.charts.throughput ??= liveChart($('#throughput-chart'), [
     { label: 'done/s', stroke: '#1f8a4c' },
   ]);
   state.charts.latency ??= liveChart($('#latency-chart'), [
     { label: 'oldest queued (s)', stroke: '#b26a00' },
   ]);
+  if (!last || top.at - last.at < 900) return;
   state.charts.throughput.push(top.at, ((done - last.done) * 1000) / (top.at - last.at));
   state.charts.latency.push(top.at, Math.max(0, ...top.queue.kinds.map((k) => k.oldestAgeSeconds)));
 }
