@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { type ChildOutput, collectOutput } from '../../client/child-output.ts';
 import { Connection } from '../../client/connection.ts';
+import type { BotView } from '../../protocol/views.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const HIVED = join(ROOT, 'daemon', 'hived.js');
@@ -163,15 +164,7 @@ export async function startDaemon(
 
 export interface Status {
   daemon: { pid: number; lastStart: 'clean' | 'crash'; uptimeMs: number; version: string };
-  bots: {
-    name: string;
-    kind: string;
-    pid: number | null;
-    state: string;
-    restarts: number;
-    tasksDone: number;
-    failureReason?: string;
-  }[];
+  bots: BotView[];
   queue: Record<'queued' | 'running' | 'done' | 'failed' | 'dead' | 'cancelled', number>;
 }
 
