@@ -36,3 +36,14 @@ export interface BotView {
   failureReason?: string;
   lastExit?: { code: number | null; signal: string | null; reason: string; at: number };
 }
+
+/** The answer of `backup.verify` for one backup. */
+export interface BackupVerifyView {
+  id: string;
+  ok: boolean;
+  problems: string[];
+  bytes: number;
+  checksumMs: number;
+  /** Time to load the backup's state into a scratch folder (a trial restore). */
+  trialMs: number;
+}
