@@ -8,7 +8,8 @@ interface WebTokenAnswer {
   error?: string;
 }
 
-const notServing = (a: WebTokenAnswer) => `the dashboard is not being served: ${a.error ?? 'unknown'}`;
+const notServing = (a: WebTokenAnswer) =>
+  `the dashboard is not being served: ${a.error ?? 'unknown'}`;
 
 export const webCommands: CliCommand[] = [
   {
