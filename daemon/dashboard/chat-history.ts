@@ -32,6 +32,8 @@ export class ChatHistory {
   readonly #dir: string;
   readonly #conversations = new Map<string, Promise<ChatLine[]>>();
   readonly #writes = new Map<string, Promise<void>>();
+  /** Conversations whose file ends in a torn line (no newline): the next append starts a line. */
+  readonly #torn = new Set<string>();
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -43,8 +45,10 @@ export class ChatHistory {
     const stored: ChatLine = { seq: lines.length + 1, ...line };
     lines.push(stored);
     const previous = this.#writes.get(conversation) ?? this.#ensureDir();
+    // After a torn last line, start on a fresh line: the torn one stays unreadable alone.
+    const separator = this.#torn.delete(conversation) ? '\n' : '';
     const write = previous.then(() =>
-      appendFile(this.#file(conversation), `${JSON.stringify(stored)}\n`),
+      appendFile(this.#file(conversation), `${separator}${JSON.stringify(stored)}\n`),
     );
     this.#writes.set(
       conversation,
@@ -74,19 +78,22 @@ export class ChatHistory {
   #load(conversation: string): Promise<ChatLine[]> {
     let loaded = this.#conversations.get(conversation);
     if (!loaded) {
-      loaded = readLines(this.#file(conversation));
+      loaded = readLines(this.#file(conversation)).then(({ lines, torn }) => {
+        if (torn) this.#torn.add(conversation);
+        return lines;
+      });
       this.#conversations.set(conversation, loaded);
     }
     return loaded;
   }
 }
 
-async function readLines(file: string): Promise<ChatLine[]> {
+async function readLines(file: string): Promise<{ lines: ChatLine[]; torn: boolean }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    return [];
+    return { lines: [], torn: false };
   }
   const lines: ChatLine[] = [];
   for (const raw of text.split('\n')) {
@@ -98,5 +105,5 @@ async function readLines(file: string): Promise<ChatLine[]> {
       // a torn last line from a crash: skipped
     }
   }
-  return lines;
+  return { lines, torn: text.length > 0 && !text.endsWith('\n') };
 }
