@@ -36,7 +36,7 @@ function vendorFiles(): Record<string, string> {
 /**
  * Serves the dashboard's files from an allow-list (no path from the URL
  * ever reaches the file system). Each file is read on its first request
- * and kept: the set is fixed and small (~90 KB with uPlot).
+ * and kept: the set is fixed and small (~190 KB with uPlot).
  */
 export function staticFiles(): RouteHandler {
   const files = new Map<string, string>(Object.entries(vendorFiles()));
