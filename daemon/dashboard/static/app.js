@@ -8,13 +8,13 @@ import {
   deploymentCard,
   h,
   kindRow,
+  patchRows,
   renderAlerts,
   renderAudit,
   renderBackups,
   renderDaemon,
   renderDead,
   renderQueue,
-  replaceRows,
 } from './views.js';
 
 const VIEWS = ['bots', 'queue', 'deployments', 'backups', 'audit', 'chat'];
@@ -29,6 +29,7 @@ const state = {
   lastDone: null,
   logFollow: null,
   charts: {},
+  kindsShape: '',
 };
 
 /** Shows the outcome of an action: success, or the daemon's specific error. */
@@ -78,7 +79,7 @@ const botActions = {
 
 function renderBots() {
   const top = state.top;
-  replaceRows(
+  patchRows(
     $('#bots-table tbody'),
     top.bots.map((bot) =>
       botRow(bot, historyOf(bot.name), bot.name === state.selected, botActions),
@@ -87,8 +88,12 @@ function renderBots() {
   const kinds = new Map();
   for (const bot of top.bots) kinds.set(bot.kind, (kinds.get(bot.kind) ?? 0) + 1);
   for (const { kind } of top.queue.kinds) if (!kinds.has(kind)) kinds.set(kind, 0);
-  const current = document.activeElement?.getAttribute('data-kind');
-  if (!current) {
+  // Rebuilt only when the kinds or their counts change, and never under the user's hands.
+  const shape = [...kinds].join();
+  const typing =
+    document.activeElement?.tagName === 'INPUT' && $('#kinds').contains(document.activeElement);
+  if (shape !== state.kindsShape && !typing) {
+    state.kindsShape = shape;
     $('#kinds').replaceChildren(
       ...[...kinds].map(([kind, count]) =>
         kindRow(

@@ -19,6 +19,29 @@ export function replaceRows(tbody, rows) {
   tbody.replaceChildren(...rows);
 }
 
+/**
+ * Updates rows keyed by `data-key` in place when the same keys come in the
+ * same order: cells are swapped, but a cell holding a button stays, so a
+ * click that lands while a frame arrives is not lost with its button.
+ */
+export function patchRows(tbody, rows) {
+  const old = [...tbody.children];
+  const key = (row) => row.getAttribute('data-key');
+  const same = old.length === rows.length && rows.every((row, i) => key(row) === key(old[i]));
+  if (!same) {
+    tbody.replaceChildren(...rows);
+    return;
+  }
+  rows.forEach((row, i) => {
+    const target = old[i];
+    target.className = row.className;
+    const kept = [...target.children];
+    [...row.children].forEach((cell, j) => {
+      if (!kept[j]?.querySelector('button')) target.replaceChild(cell, kept[j]);
+    });
+  });
+}
+
 const upper = (s) => String(s).toUpperCase();
 
 export function bytes(n) {
@@ -92,6 +115,7 @@ export function botRow(bot, history, selected, actions) {
     'tr',
     {
       'data-bot': bot.name,
+      'data-key': bot.name,
       class: selected ? 'selected' : undefined,
       onclick: () => actions.select(bot.name),
     },
