@@ -119,9 +119,28 @@ browserTest(
     await screenshot(t, page, 'deployments');
     await page.keyboard.press('4');
     await page.locator('#view-backups:not([hidden])').waitFor();
+    await page.locator('#backup-create').click();
+    t.regex(await feedback(page, /create backup/), /✓ create backup: done/);
+    // The new backup arrives by the live feed, no reload.
+    await page.locator('#backups-table tr[data-backup]').first().waitFor({ timeout: UI_TIMEOUT });
     await screenshot(t, page, 'backups');
     await page.keyboard.press('5');
-    await page.locator('#audit-table tbody tr').first().waitFor({ timeout: UI_TIMEOUT });
+    await page
+      .locator('#audit-table tbody tr', { hasText: 'command.backup.create' })
+      .first()
+      .waitFor({ timeout: UI_TIMEOUT });
+    await page.locator('#audit-verify').click();
+    t.regex(await feedback(page, /audit trail:/), /✓ audit trail: intact \(\d+ entries checked\)/);
+    await page.keyboard.press('/');
+    await page.keyboard.type('backup.create');
+    await waitFor(
+      async () => {
+        const cells = page.locator('#audit-table tbody tr td:nth-child(4)');
+        const actions = await cells.allTextContents();
+        return actions.length > 0 && actions.every((a) => a.includes('backup.create'));
+      },
+      { what: 'the audit filter to keep only backup.create', timeoutMs: UI_TIMEOUT },
+    );
     await screenshot(t, page, 'audit');
     t.deepEqual(errors, [], 'no console errors');
   },

@@ -19,6 +19,16 @@ export function replaceRows(tbody, rows) {
   tbody.replaceChildren(...rows);
 }
 
+/** Fills `tbody` with a row per item, or one line that says there are none. */
+function rowsOrEmpty(tbody, items, columns, emptyText, toRow) {
+  replaceRows(
+    tbody,
+    items.length === 0
+      ? [h('tr', {}, h('td', { colspan: columns, class: 'muted' }, emptyText))]
+      : items.map(toRow),
+  );
+}
+
 /**
  * Updates rows keyed by `data-key` in place when the same keys come in the
  * same order: cells are swapped, but a cell holding a button stays, so a
@@ -193,22 +203,16 @@ export function renderQueue(top) {
 }
 
 export function renderDead(answer, onRequeue) {
-  const tasks = answer.tasks ?? [];
-  replaceRows(
-    $('#dead-table tbody'),
-    tasks.length === 0
-      ? [h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'no dead letters'))]
-      : tasks.map((t) =>
-          h(
-            'tr',
-            { 'data-task': t.id },
-            h('td', {}, t.id),
-            h('td', {}, t.type),
-            h('td', {}, t.error ? `${t.error.reason}: ${t.error.message}` : '-'),
-            h('td', {}, String(t.attempts ?? '-')),
-            h('td', {}, h('button', { type: 'button', onclick: () => onRequeue(t.id) }, 'requeue')),
-          ),
-        ),
+  rowsOrEmpty($('#dead-table tbody'), answer.tasks ?? [], 5, 'no dead letters', (t) =>
+    h(
+      'tr',
+      { 'data-task': t.id },
+      h('td', {}, t.id),
+      h('td', {}, t.type),
+      h('td', {}, t.error ? `${t.error.reason}: ${t.error.message}` : '-'),
+      h('td', {}, String(t.attempts ?? '-')),
+      h('td', {}, h('button', { type: 'button', onclick: () => onRequeue(t.id) }, 'requeue')),
+    ),
   );
 }
 
@@ -286,28 +290,18 @@ export function deploymentCard(d, onAction) {
 
 export function renderBackups(answer, onVerify) {
   const backups = [...(answer.backups ?? [])].reverse();
-  replaceRows(
-    $('#backups-table tbody'),
-    backups.length === 0
-      ? [h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'no backups yet'))]
-      : backups.map((b) =>
-          h(
-            'tr',
-            { 'data-backup': b.id },
-            h('td', {}, b.id),
-            h('td', {}, b.kind),
-            h('td', {}, b.createdAt ?? '-'),
-            h('td', {}, bytes(b.sizeBytes)),
-            h(
-              'td',
-              {},
-              b.check
-                ? `${b.check.ok ? 'ok' : `FAILED: ${b.check.problems.join('; ')}`} (${b.check.at})`
-                : '-',
-            ),
-            h('td', {}, h('button', { type: 'button', onclick: () => onVerify(b.id) }, 'verify')),
-          ),
-        ),
+  const checked = (c) => (c.ok ? 'ok' : `FAILED: ${c.problems.join('; ')}`);
+  rowsOrEmpty($('#backups-table tbody'), backups, 6, 'no backups yet', (b) =>
+    h(
+      'tr',
+      { 'data-backup': b.id },
+      h('td', {}, b.id),
+      h('td', {}, b.kind),
+      h('td', {}, b.createdAt ?? '-'),
+      h('td', {}, bytes(b.sizeBytes)),
+      h('td', {}, b.check ? `${checked(b.check)} (${b.check.at})` : '-'),
+      h('td', {}, h('button', { type: 'button', onclick: () => onVerify(b.id) }, 'verify')),
+    ),
   );
 }
 
