@@ -213,6 +213,26 @@ browserTest(
     const error = await feedback(page, /scale echo to -3/);
     t.regex(error, /✗ scale echo to -3: HIVE_IPC_BAD_ARGS: bots\.scale: instances: Too small/);
     await screenshot(t, page, 'scale-error');
+
+    // The mode selector and the submit form go through the router too.
+    await page.selectOption('#mode-select', 'degraded');
+    t.regex(await feedback(page, /mode degraded/), /✓ mode degraded: done/);
+    await page.locator('#mode', { hasText: 'mode DEGRADED' }).waitFor({ timeout: UI_TIMEOUT });
+    await page.selectOption('#mode-select', 'auto');
+    t.regex(await feedback(page, /mode auto/), /✓ mode auto: done/);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('2');
+    await page.locator('#submit-type').fill('echo');
+    await page.locator('#submit-payload').fill('{"x": 1}');
+    await page.locator('#submit-form button[type="submit"]').click();
+    t.regex(await feedback(page, /submit echo/), /✓ submit echo: done/);
+    await page.locator('#submit-type').fill('nosuchkind');
+    await page.locator('#submit-form button[type="submit"]').click();
+    t.regex(
+      await feedback(page, /submit nosuchkind/),
+      /✗ submit nosuchkind: HIVE_TASK_UNKNOWN_TYPE: /,
+    );
+
     // The audit trail names the web user as the actor.
     const { entries } = (await daemon.call('audit.query', {
       action: 'command.bots.scale',
