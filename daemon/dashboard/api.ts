@@ -76,10 +76,6 @@ export function registerDashboardApi(deps: DashboardApiDeps): void {
 
   web.route('/api/events', (_req, res) => hub.attach(res));
 
-  web.route('/api/session', (req, res, url) =>
-    sendJson(res, 200, { token: web.access.authenticated(req, url) }),
-  );
-
   // Access depends on the command: a read needs what any read needs, a mutation the token.
   web.route(
     '/api/command',
