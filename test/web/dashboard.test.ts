@@ -151,7 +151,7 @@ browserTest(
   async (t) => {
     const { page, daemon } = await dashboard(t, {
       // A restart delay long enough for the page to see the bot down.
-      bots: { echo: echoBot({ restart: { initialDelayMs: 1500, maxDelayMs: 1500 } }) },
+      bots: { echo: echoBot({ restart: { initialDelayMs: 3000, maxDelayMs: 3000 } }) },
     });
     const status = await waitForReadyBots(daemon, 1, 'echo');
     const pid = status.bots.find((b) => b.name === 'echo-0')?.pid;
