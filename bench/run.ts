@@ -646,6 +646,16 @@ function webRows(w: WebBenchResult): Row[] {
       { name: '20 dashboards %', value: w.cpu.dashboardsPercent },
     ],
   });
+  const loaded = w.cpuUnderLoad;
+  out.push({
+    metric: `13. hived CPU at ${loaded.tasksPerSecond} tasks/s, 20 dashboards ÷ none`,
+    value: round(loaded.dashboardsPercent / loaded.noPagesPercent, 2),
+    unit: '×',
+    peers: [
+      { name: 'no page %', value: loaded.noPagesPercent },
+      { name: '20 dashboards %', value: loaded.dashboardsPercent },
+    ],
+  });
   out.push({
     metric: '13. idle RSS, dashboard served',
     value: w.rss.dashboardIdle.rssMb,

@@ -30,6 +30,15 @@ export interface WebBenchResult {
     /** SSE frames one raw client got during the window. */
     framesPerClient: number;
   };
+  /** The same with a steady task load: hived's CPU with no page against 20 raw SSE clients. */
+  cpuUnderLoad: {
+    windowMs: number;
+    tasksPerSecond: number;
+    sent: number;
+    noPagesPercent: number;
+    dashboardsPercent: number;
+    framesPerClient: number;
+  };
   rss: { httpDisabled: RssSample; dashboardIdle: RssSample; afterPageLoads: RssSample };
 }
 
@@ -47,7 +56,7 @@ function sseClient(url: string): { frames: () => number; close: () => void } {
   const req = request(url, (res) => {
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {
-      frames += chunk.split('\n\nevent:').length - (chunk.startsWith('event:') ? 0 : 1);
+      frames += chunk.match(/^event: /gm)?.length ?? 0;
     });
   });
   req.on('error', () => {});
@@ -100,6 +109,53 @@ async function eventToPage(browser: Browser, daemon: Daemon, url: string, runs: 
   await daemon.call('mode.auto');
   await page.close();
   return summarize(latencies);
+}
+
+/** Submits `perSecond` echo tasks a second until stopped (the queue moves: the top view pushes). */
+async function steadyLoad(daemon: Daemon, perSecond: number): Promise<() => Promise<number>> {
+  const connection = await daemon.connect();
+  let sent = 0;
+  const pending = new Set<Promise<unknown>>();
+  const timer = setInterval(() => {
+    for (let i = 0; i < perSecond / 20; i++) {
+      const submit = connection.request('task.submit', { type: 'echo', payload: { i: sent++ } });
+      pending.add(submit);
+      void submit.catch(() => {}).finally(() => pending.delete(submit));
+    }
+  }, 50);
+  return async () => {
+    clearInterval(timer);
+    await Promise.allSettled([...pending]);
+    connection.close();
+    return sent;
+  };
+}
+
+/** The same two windows with `perSecond` tasks a second going through: pushes up to 10 a second. */
+async function loadedDashboardCpu(
+  daemon: Daemon,
+  base: string,
+  windowMs: number,
+  perSecond: number,
+) {
+  const stop = await steadyLoad(daemon, perSecond);
+  await sleep(2000);
+  const noPagesPercent = await cpuPercent(daemon.pid, windowMs);
+  const clients = Array.from({ length: 20 }, () => sseClient(`${base}/api/events`));
+  await sleep(1000);
+  const before = clients[0]?.frames() ?? 0;
+  const dashboardsPercent = await cpuPercent(daemon.pid, windowMs);
+  const framesPerClient = (clients[0]?.frames() ?? 0) - before;
+  for (const client of clients) client.close();
+  const sent = await stop();
+  return {
+    windowMs,
+    tasksPerSecond: perSecond,
+    sent,
+    noPagesPercent,
+    dashboardsPercent,
+    framesPerClient,
+  };
 }
 
 /** hived's CPU % (100 = one core) over `ms`, to 0.01 % (clock ticks of 10 ms over 30 s). */
@@ -161,6 +217,8 @@ export async function benchWeb(options: { log: (m: string) => void }): Promise<W
       }
       log('hived CPU: 30 s idle, then 30 s with 20 dashboards');
       result.cpu = await dashboardCpu(daemon, base, browser, 30_000);
+      log('hived CPU under 200 tasks/s: 20 s without pages, 20 s with 20 dashboards');
+      result.cpuUnderLoad = await loadedDashboardCpu(daemon, base, 20_000, 200);
       await sleep(2000);
       result.rss = { httpDisabled, dashboardIdle, afterPageLoads: await sampleRss(daemon.pid) };
     } finally {
