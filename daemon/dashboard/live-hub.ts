@@ -9,6 +9,8 @@ export interface ViewSource {
   name: string;
   read(): unknown;
   subscribe(onChange: () => void): () => void;
+  /** At most one push per this many ms for this view (default: the hub's `minGapMs`). */
+  minGapMs?: number;
 }
 
 export interface LiveHubOptions {
@@ -121,7 +123,8 @@ export class LiveHub {
 
   #changed(state: SourceState): void {
     if (state.timer) return;
-    const wait = state.lastPushAt + this.#options.minGapMs - Date.now();
+    const gap = state.source.minGapMs ?? this.#options.minGapMs;
+    const wait = state.lastPushAt + gap - Date.now();
     state.timer = setTimeout(
       () => {
         state.timer = undefined;
@@ -137,21 +140,22 @@ export class LiveHub {
     if (frame) this.#broadcast(frame);
   }
 
-  async #frame(state: SourceState): Promise<string | undefined> {
+  /** One frame, encoded once: every page gets the same bytes. */
+  async #frame(state: SourceState): Promise<Buffer | undefined> {
     try {
       const data = JSON.stringify(await state.source.read());
-      return `event: ${state.source.name}\ndata: ${data}\n\n`;
+      return Buffer.from(`event: ${state.source.name}\ndata: ${data}\n\n`);
     } catch (error) {
       this.#onError(state.source.name, error);
       return undefined;
     }
   }
 
-  #broadcast(frame: string): void {
+  #broadcast(frame: string | Buffer): void {
     for (const res of this.#clients) this.#write(res, frame);
   }
 
-  #write(res: ServerResponse, frame: string): void {
+  #write(res: ServerResponse, frame: string | Buffer): void {
     if (res.writableEnded || res.destroyed) return;
     if (res.writableLength > this.#options.maxBufferedBytes) {
       res.destroy();

@@ -40,12 +40,14 @@ export function commandSource(
     cmd: string;
     args?: Record<string, unknown>;
     subscribe(onChange: () => void): () => void;
+    minGapMs?: number;
   },
 ): ViewSource {
   return {
     name: view.name,
     read: async () => (await readCommand(router, view.cmd, view.args)) ?? { unavailable: true },
     subscribe: view.subscribe,
+    ...(view.minGapMs !== undefined ? { minGapMs: view.minGapMs } : {}),
   };
 }
 
@@ -66,6 +68,9 @@ const all =
 
 /** How many entries the audit view and the dead-letter view hold (newest first). */
 export const VIEW_ROWS = 100;
+
+/** The audit view's own push gap (BENCHMARKS.md 13: the costliest view under load). */
+const AUDIT_VIEW_GAP_MS = 1000;
 
 /** The views every hived has: status (as `hive top`), daemon, dead letters, backups, audit. */
 export function coreSources(router: CommandRouter, parts: DashboardParts): ViewSource[] {
@@ -101,6 +106,9 @@ export function coreSources(router: CommandRouter, parts: DashboardParts): ViewS
       cmd: 'audit.tail',
       args: { lines: VIEW_ROWS },
       subscribe: (poke) => audit.trail.on('written', poke),
+      // Every command writes an entry: under load this view would redraw 10 times a second
+      // with 100 entries (~40 KB a page); once a second is as fast as anyone reads it.
+      minGapMs: AUDIT_VIEW_GAP_MS,
     }),
   ];
 }

@@ -86,7 +86,7 @@ function fakeResponse() {
     writableEnded: false,
     destroyed: false,
     writeHead: () => res,
-    write: (chunk: string) => chunks.push(chunk) > 0,
+    write: (chunk: string | Buffer) => chunks.push(chunk.toString()) > 0,
     end: () => {
       res.writableEnded = true;
       for (const listener of listeners) listener();
