@@ -1,0 +1,801 @@
+import type { DeploymentView, DeployStrategy } from '../../protocol/deploy.ts';
+import { HiveError } from '../../protocol/errors.ts';
+import type { Bot, BotExit } from '../bots/bot.ts';
+import { type BotSpec, type Launch, launchIs, launchOf, relaunch } from '../bots/spec.ts';
+import type { BotSupervisor } from '../bots/supervisor.ts';
+import type { ConfigApplier } from '../config/manager.ts';
+import type { Config } from '../config/schema.ts';
+import type { DeployConfig } from '../config/schema-deploy.ts';
+import type { Clock } from '../core/clock.ts';
+import { TypedEmitter } from '../core/events.ts';
+import type { Logger } from '../logs/log-hub.ts';
+import type { JsonDocument } from '../store/json-document.ts';
+import type { AttemptEnd, DispatchObserver } from '../tasks/dispatcher.ts';
+import { type AnalysisResult, analyse, PoolWindow } from './analysis.ts';
+import {
+  type DeployDoc,
+  type DeployRecord,
+  finishedView,
+  freshWindows,
+  type LiveDeployment,
+  targetWeight,
+  versionOf,
+  viewOf,
+} from './record.ts';
+import { WeightedPools } from './weights.ts';
+
+/** The audit actions a deployment produces (protocol/audit.ts lists them; AUDIT.md documents them). */
+export type DeployAuditAction =
+  | 'deploy.started'
+  | 'deploy.step'
+  | 'deploy.verdict'
+  | 'deploy.paused'
+  | 'deploy.resumed'
+  | 'deploy.promoted'
+  | 'deploy.rolled_back'
+  | 'deploy.finished';
+
+export interface DeployAction {
+  action: DeployAuditAction;
+  actor: string;
+  kind: string;
+  id: string;
+  reason: string;
+  details: Record<string, unknown>;
+}
+
+export interface DeployEvents {
+  /** Every state, step, weight or verdict change. */
+  changed: DeploymentView;
+  /** Every action and verdict worth a line in the audit trail. */
+  action: DeployAction;
+}
+
+export interface StartRequest {
+  kind: string;
+  launch: Launch;
+  instances?: number;
+  strategy?: DeployStrategy;
+  steps?: number[];
+  version?: string;
+}
+
+/** What the deployment part uses of the rest of the daemon. */
+export interface DeployDeps {
+  clock: Clock;
+  log: Logger;
+  bots: BotSupervisor;
+  doc: JsonDocument<DeployDoc>;
+  /** The pool step of the scheduler (Scheduling.setPoolSelector). */
+  setPoolSelector(selector: WeightedPools): void;
+  /** Puts the tasks of these bots back in the queue (the dispatcher). */
+  requeueFrom(bots: ReadonlySet<string>, reason: string): Promise<number>;
+  /** A kind's spec as the config says it (no deployment applied), or undefined. */
+  configSpec(kind: string): BotSpec | undefined;
+  /** Why shifting is paused now (degradation: DEGRADED), or undefined. */
+  shiftPaused(): string | undefined;
+  /** Takes a backup before a promote (the recovery part). */
+  beforePromote(id: string): Promise<unknown>;
+}
+
+const DAEMON = 'daemon';
+
+/**
+ * Zero-downtime deployments of a bot kind (issue 8): a green pool beside
+ * the kind's blue one, traffic moved to it by weight step by step, green
+ * judged against blue on the same window at every step, promoted at the end
+ * or rolled back on its own. Every transition is persisted before its side
+ * effect, so a daemon killed at any point resumes (or reverts) from the
+ * document.
+ */
+export class Deployments
+  extends TypedEmitter<DeployEvents>
+  implements DispatchObserver, ConfigApplier
+{
+  readonly configPart = 'deploy';
+  /** Read at each tick and transition: a change applies from the next one. */
+  readonly configKeys = ['deploy'];
+  readonly #deps: DeployDeps;
+  readonly #pools = new WeightedPools();
+  readonly #live = new Map<string, LiveDeployment>();
+  #config: DeployConfig;
+  #timer: NodeJS.Timeout | undefined;
+  /** Transitions one at a time: a command and a tick never interleave their writes. */
+  #serial: Promise<unknown> = Promise.resolve();
+  #busy = 0;
+  readonly #offs: (() => void)[] = [];
+
+  constructor(config: DeployConfig, deps: DeployDeps) {
+    super();
+    this.#config = config;
+    this.#deps = deps;
+    deps.setPoolSelector(this.#pools);
+    deps.bots.setSpecOverride((kind, spec) => this.#promotedSpec(kind, spec));
+    this.#offs.push(
+      deps.bots.on('ready', (bot) => this.#onReady(bot)),
+      deps.bots.on('exit', (exit) => this.#onExit(exit)),
+    );
+  }
+
+  prepareConfig(next: { config: Config }) {
+    return () => {
+      this.#config = next.config.deploy;
+      return undefined;
+    };
+  }
+
+  /** A promoted kind keeps its deployed launch while the config says what it replaced. */
+  #promotedSpec(kind: string, spec: BotSpec): BotSpec {
+    const promoted = this.#deps.doc.data.promoted[kind];
+    if (!promoted) return spec;
+    if (!launchIs(spec, promoted.configLaunch)) {
+      this.#deps.log.warn(
+        `${kind}: the config's launch changed since ${promoted.version} was promoted; the config's wins`,
+      );
+      delete this.#deps.doc.data.promoted[kind];
+      void this.#save();
+      return spec;
+    }
+    try {
+      return relaunch(spec, promoted.launch);
+    } catch (error) {
+      this.#deps.log.error(
+        `${kind}: promoted ${promoted.version} cannot launch (${(error as Error).message}); running the config's`,
+      );
+      return spec;
+    }
+  }
+
+  /** Takes up deployments found in the document (after a restart) and starts the gates' clock. */
+  async start(): Promise<void> {
+    for (const rec of Object.values(this.#deps.doc.data.active)) await this.#adopt(rec);
+    this.#timer = setInterval(() => this.#tick(), this.#config.intervalMs);
+    this.#timer.unref();
+  }
+
+  async #adopt(rec: DeployRecord): Promise<void> {
+    const now = this.#deps.clock.now();
+    if (rec.state === 'rolled_back' || rec.finishing === 'drain') {
+      // Green died with the daemon; its tasks were requeued at start.
+      await this.#finish(rec, 'rolled_back', `${rec.reason}; finished after a daemon restart`);
+      return;
+    }
+    if (rec.state === 'promoted') {
+      // The promoted launch already runs as the kind's pool (the override applied at start).
+      await this.#finish(rec, 'promoted', `${rec.reason}; bake cut short by a daemon restart`);
+      return;
+    }
+    if (this.#config.onRestart === 'revert') {
+      await this.#finish(rec, 'rolled_back', 'reverted: the daemon restarted (deploy.onRestart)');
+      this.#action(rec, 'deploy.rolled_back', DAEMON, rec.reason, {});
+      return;
+    }
+    const live = this.#track(rec);
+    rec.reason = `resumed at step ${rec.step} after a daemon restart`;
+    rec.stepStartedAt = now;
+    await this.#save();
+    await this.#startGreen(live);
+    this.#action(rec, 'deploy.resumed', DAEMON, rec.reason, { state: rec.state, step: rec.step });
+    this.#changed(live);
+  }
+
+  // --- commands -------------------------------------------------------------------------------
+
+  /** `deploy start`: a mid-deployment kind is aborted (drained) first, then it starts over. */
+  async begin(request: StartRequest, actor: string): Promise<DeploymentView> {
+    const spec = this.#deps.configSpec(request.kind);
+    const pool = this.#deps.bots.pool(request.kind);
+    if (!spec || !pool)
+      throw new HiveError(
+        'HIVE_BOT_KIND_NOT_FOUND',
+        `no bot kind named ${request.kind}; known: ${this.#deps.bots.kinds().join(', ')}`,
+      );
+    let green: BotSpec;
+    try {
+      green = relaunch(spec, request.launch);
+    } catch (error) {
+      throw new HiveError('HIVE_DEPLOY_INVALID', (error as Error).message);
+    }
+    if (this.#live.has(request.kind))
+      await this.abort(request.kind, 'superseded by a new deploy start', actor);
+    return this.#run(async () => {
+      const rec = this.#newRecord(request, pool.instances, actor);
+      this.#deps.doc.data.active[rec.kind] = rec;
+      const live = this.#track(rec);
+      await this.#save();
+      this.#action(rec, 'deploy.started', actor, rec.reason, {
+        version: rec.version,
+        blueVersion: rec.blueVersion,
+        strategy: rec.strategy,
+        steps: rec.steps,
+        command: green.file === process.execPath ? green.argv[0] : green.file,
+      });
+      await this.#startGreen(live);
+      this.#changed(live);
+      return this.#view(live);
+    });
+  }
+
+  #newRecord(request: StartRequest, blueInstances: number, actor: string): DeployRecord {
+    const doc = this.#deps.doc.data;
+    const config = this.#config;
+    const own = config.kinds[request.kind];
+    const strategy = request.strategy ?? own?.strategy ?? config.strategy;
+    const steps =
+      strategy === 'bluegreen'
+        ? [config.bluegreenShare, 100]
+        : (request.steps ?? own?.steps ?? config.steps);
+    const now = this.#deps.clock.now();
+    doc.seq += 1;
+    return {
+      id: `${request.kind}-${doc.seq}`,
+      kind: request.kind,
+      strategy,
+      state: 'staging',
+      step: 0,
+      steps: [...steps],
+      launch: request.launch,
+      instances: request.instances ?? Math.max(1, blueInstances),
+      version: request.version ?? versionOf(request.launch),
+      blueVersion: doc.promoted[request.kind]?.version ?? 'config',
+      actor,
+      reason: `started by ${actor}`,
+      startedAt: now,
+      updatedAt: now,
+      stepStartedAt: now,
+      verdict: null,
+      analysisErrors: 0,
+    };
+  }
+
+  pause(kind: string, reason: string, actor: string): Promise<DeploymentView> {
+    return this.#run(async () => {
+      const live = this.#require(kind);
+      const { rec } = live;
+      if (rec.state !== 'staging' && rec.state !== 'canary' && rec.state !== 'shifting')
+        throw badState(rec, 'pause');
+      rec.pausedFrom = rec.state;
+      await this.#transition(live, 'paused', reason, 'deploy.paused', actor);
+      return this.#view(live);
+    });
+  }
+
+  resume(kind: string, actor: string): Promise<DeploymentView> {
+    return this.#run(async () => {
+      const live = this.#require(kind);
+      const { rec } = live;
+      if (rec.state !== 'paused') throw badState(rec, 'resume');
+      live.holdSince = null;
+      const back = rec.pausedFrom ?? 'canary';
+      delete rec.pausedFrom;
+      await this.#transition(live, back, `resumed by ${actor}`, 'deploy.resumed', actor);
+      return this.#view(live);
+    });
+  }
+
+  /** Skips the current step's analysis (next step), or with `full` goes straight to PROMOTED. */
+  promote(kind: string, full: boolean, actor: string): Promise<DeploymentView> {
+    return this.#run(async () => {
+      const live = this.#require(kind);
+      const { rec } = live;
+      if (rec.state === 'promoted' || rec.finishing) throw badState(rec, 'promote');
+      const why = `promoted by hand by ${actor}`;
+      rec.verdict = { result: 'PASS', reason: why, at: this.#deps.clock.now() };
+      delete rec.pausedFrom;
+      const lastStep = rec.step >= rec.steps.length - 1;
+      if (full || (rec.state !== 'staging' && lastStep)) await this.#promote(live, why, actor);
+      else if (rec.state === 'staging') await this.#enterStep(live, 'canary', why, actor);
+      else await this.#nextStep(live, why, actor);
+      return this.#view(live);
+    });
+  }
+
+  /**
+   * Weight 0 first, green's running tasks get `drainTimeoutMs`, what is
+   * left goes back to the queue (to blue), and green stops only then. In the
+   * bake after a promotion it is a routing change back to the warm blue.
+   */
+  abort(kind: string, reason: string, actor: string): Promise<DeploymentView> {
+    return this.#run(async () => {
+      const live = this.#require(kind);
+      if (live.rec.finishing === 'drain') throw badState(live.rec, 'abort');
+      await this.#rollBack(live, reason, actor);
+      return finishedView(live.rec);
+    });
+  }
+
+  /** Starts the kind's last rolled-back deployment again, from step 0. */
+  async retry(kind: string, actor: string): Promise<DeploymentView> {
+    if (this.#live.has(kind))
+      throw new HiveError('HIVE_DEPLOY_BAD_STATE', `${kind} has a deployment under way`);
+    const last = this.#deps.doc.data.history.findLast((r) => r.kind === kind);
+    if (last?.state !== 'rolled_back')
+      throw new HiveError(
+        'HIVE_DEPLOY_NOT_FOUND',
+        `${kind} has no rolled-back deployment to retry${last ? ` (the last one was ${last.state})` : ''}`,
+      );
+    return this.begin(
+      {
+        kind,
+        launch: last.launch,
+        instances: last.instances,
+        strategy: last.strategy,
+        steps: last.steps,
+        version: last.version,
+      },
+      actor,
+    );
+  }
+
+  /** Active deployments, or the one of a kind (the last finished one when none is active). */
+  status(kind?: string): DeploymentView[] {
+    if (kind === undefined) return [...this.#live.values()].map((l) => this.#view(l));
+    const live = this.#live.get(kind);
+    if (live) return [this.#view(live)];
+    const last = this.#deps.doc.data.history.findLast((r) => r.kind === kind);
+    return last ? [finishedView(last)] : [];
+  }
+
+  history(kind?: string): DeploymentView[] {
+    return this.#deps.doc.data.history
+      .filter((r) => kind === undefined || r.kind === kind)
+      .map(finishedView)
+      .reverse();
+  }
+
+  // --- statistics (dispatcher and supervisor events) -------------------------------------------
+
+  attemptEnded(end: AttemptEnd): void {
+    if (!end.release) return;
+    const live = this.#live.get(end.botRef?.kind ?? '') ?? this.#byType(end.task.type);
+    if (!live) return;
+    const latency = Math.max(0, end.at - end.startedAt);
+    live.windows[end.release.pool].record(end.outcome, latency);
+    if (end.release.pool === 'blue') live.blueTotal.record(end.outcome, latency);
+  }
+
+  #byType(type: string): LiveDeployment | undefined {
+    for (const live of this.#live.values()) if (live.types.has(type)) return live;
+    return undefined;
+  }
+
+  #onReady(bot: Bot): void {
+    const live = this.#live.get(bot.kind);
+    if (live && bot.release?.pool === 'green') live.greenReadyAt ??= this.#deps.clock.now();
+  }
+
+  #onExit(exit: BotExit): void {
+    const pool = exit.bot.release?.pool;
+    const live = this.#live.get(exit.bot.kind);
+    if (!live || !pool || exit.requested) return;
+    live.windows[pool].crashed();
+    if (pool === 'green') {
+      live.crashTimes.push(this.#deps.clock.now());
+      live.healthySince = null;
+    }
+  }
+
+  // --- the clock: gates and analyses ----------------------------------------------------------
+
+  #tick(): void {
+    if (this.#busy > 0) return;
+    for (const live of this.#live.values()) {
+      if (live.rec.finishing === 'drain') continue;
+      void this.#run(() => this.#evaluate(live)).catch((error: unknown) =>
+        this.#deps.log.error(`${live.rec.id}: ${String(error)}`),
+      );
+    }
+  }
+
+  async #evaluate(live: LiveDeployment): Promise<void> {
+    if (this.#live.get(live.rec.kind) !== live || live.rec.finishing === 'drain') return;
+    const now = this.#deps.clock.now();
+    const { rec } = live;
+    if (rec.state === 'promoted') {
+      if (now >= (rec.bakeUntil ?? now)) await this.#completePromotion(live);
+      return;
+    }
+    const gate = this.#gate(live, now);
+    if (gate) {
+      await this.#rollBack(live, gate, DAEMON);
+      return;
+    }
+    if (rec.state === 'paused') return;
+    if (rec.state === 'staging') {
+      await this.#stage(live, now);
+      return;
+    }
+    const paused = this.#deps.shiftPaused();
+    const waiting = paused ? `shifting paused: ${paused}` : undefined;
+    if (waiting !== live.waiting) {
+      live.waiting = waiting;
+      this.#changed(live);
+    }
+    if (paused) return;
+    await this.#judge(live, now);
+  }
+
+  /** The health gates (they fire whatever the analysis says); the reason to abort, if any. */
+  #gate(live: LiveDeployment, now: number): string | undefined {
+    const c = this.#config;
+    if (now - live.rec.startedAt > c.progressDeadlineMs)
+      return `progress deadline: not promoted within ${c.progressDeadlineMs} ms`;
+    live.crashTimes = live.crashTimes.filter((t) => now - t <= c.crashWindowMs);
+    if (live.crashTimes.length >= c.maxCrashes)
+      return `green crashed ${live.crashTimes.length} times within ${c.crashWindowMs} ms`;
+    if (live.greenReadyAt === null && now - live.greenStartedAt > c.healthyDeadlineMs)
+      return `no green bot became ready within healthyDeadline (${c.healthyDeadlineMs} ms)`;
+    return undefined;
+  }
+
+  async #stage(live: LiveDeployment, now: number): Promise<void> {
+    const green = this.#deps.bots.greenBots(live.rec.kind);
+    const allReady = green.length > 0 && green.every((b) => b.state === 'ready');
+    if (!allReady) {
+      live.healthySince = null;
+      return;
+    }
+    live.healthySince ??= now;
+    if (now - live.healthySince < this.#config.minHealthyTimeMs) return;
+    live.rec.step = 0;
+    await this.#enterStep(
+      live,
+      'canary',
+      `green healthy for ${this.#config.minHealthyTimeMs} ms`,
+      DAEMON,
+    );
+  }
+
+  async #judge(live: LiveDeployment, now: number): Promise<void> {
+    const { rec } = live;
+    const outcome = this.#analyse(live, now);
+    const previous = rec.verdict;
+    rec.verdict = { result: outcome.result, reason: outcome.reason, at: now };
+    const news = previous?.result !== outcome.result || outcome.result !== 'INCONCLUSIVE';
+    if (news) {
+      this.#action(rec, 'deploy.verdict', DAEMON, `${outcome.result}: ${outcome.reason}`, {
+        result: outcome.result,
+        step: rec.step,
+        weight: targetWeight(rec),
+        ...outcome.numbers,
+      });
+      this.#changed(live);
+    }
+    switch (outcome.result) {
+      case 'PASS':
+        live.holdSince = null;
+        if (rec.step >= rec.steps.length - 1 || rec.strategy === 'bluegreen')
+          await this.#promote(live, outcome.reason, DAEMON);
+        else await this.#nextStep(live, outcome.reason, DAEMON);
+        return;
+      case 'FAIL':
+        await this.#rollBack(
+          live,
+          `analysis failed at step ${rec.step}: ${outcome.reason}`,
+          DAEMON,
+        );
+        return;
+      case 'ERROR':
+        rec.analysisErrors += 1;
+        // A fresh window: the next analysis measures anew.
+        this.#resetWindows(live);
+        if (rec.analysisErrors >= this.#config.maxAnalysisErrors)
+          await this.#rollBack(
+            live,
+            `${rec.analysisErrors} analyses could not measure (last: ${outcome.reason})`,
+            DAEMON,
+          );
+        else await this.#save();
+        return;
+      case 'INCONCLUSIVE':
+        live.holdSince ??= now;
+        if (now - live.holdSince <= this.#config.maxHoldMs) return;
+        live.holdSince = null;
+        if (this.#config.onMaxHold === 'fail') {
+          await this.#rollBack(live, `held inconclusive past maxHold: ${outcome.reason}`, DAEMON);
+          return;
+        }
+        rec.pausedFrom = rec.state;
+        await this.#transition(
+          live,
+          'paused',
+          `held inconclusive past maxHold (${outcome.reason}); hive deploy resume or promote`,
+          'deploy.paused',
+          DAEMON,
+        );
+    }
+  }
+
+  #analyse(live: LiveDeployment, now: number): AnalysisResult {
+    const { blue, green } = live.windows;
+    // Blue ran too little in this window (a 100% step): its whole deployment is the baseline.
+    const baseline = blue.finished >= this.#config.minSamples ? blue : this.#baseline(live);
+    try {
+      return analyse(
+        { green, blue: baseline, elapsedMs: now - live.rec.stepStartedAt },
+        this.#config,
+      );
+    } catch (error) {
+      return { result: 'ERROR', reason: `analysis threw: ${String(error)}`, numbers: {} };
+    }
+  }
+
+  #baseline(live: LiveDeployment): PoolWindow {
+    const all = new PoolWindow();
+    all.absorb(live.blueTotal);
+    return all;
+  }
+
+  // --- transitions: persisted first, then acted on ---------------------------------------------
+
+  async #nextStep(live: LiveDeployment, why: string, actor: string): Promise<void> {
+    live.rec.step += 1;
+    await this.#enterStep(live, 'shifting', why, actor);
+  }
+
+  async #enterStep(
+    live: LiveDeployment,
+    state: 'canary' | 'shifting',
+    why: string,
+    actor: string,
+  ): Promise<void> {
+    const { rec } = live;
+    rec.analysisErrors = 0;
+    live.holdSince = null;
+    const weight = rec.steps[rec.step] ?? 100;
+    await this.#transition(
+      live,
+      state,
+      `step ${rec.step} (${weight}%): ${why}`,
+      'deploy.step',
+      actor,
+    );
+  }
+
+  /** A state change: persisted, then the routing follows, then everyone is told. */
+  async #transition(
+    live: LiveDeployment,
+    state: DeployRecord['state'],
+    reason: string,
+    action: DeployAuditAction,
+    actor: string,
+  ): Promise<void> {
+    const { rec } = live;
+    const stepChanged = rec.state !== state || action === 'deploy.step';
+    rec.state = state;
+    rec.reason = reason;
+    rec.updatedAt = this.#deps.clock.now();
+    if (action === 'deploy.step') rec.stepStartedAt = rec.updatedAt;
+    await this.#save();
+    if (stepChanged && state !== 'paused') this.#route(live);
+    this.#action(rec, action, actor, reason, { state, step: rec.step, weight: targetWeight(rec) });
+    this.#changed(live);
+  }
+
+  /** Points the routing at the record's weight and starts the step's windows afresh. */
+  #route(live: LiveDeployment): void {
+    this.#pools.set(live.rec.kind, live.types, targetWeight(live.rec));
+    this.#resetWindows(live);
+  }
+
+  #resetWindows(live: LiveDeployment): void {
+    live.windows = freshWindows();
+    live.rec.stepStartedAt = this.#deps.clock.now();
+  }
+
+  async #promote(live: LiveDeployment, why: string, actor: string): Promise<void> {
+    const { rec } = live;
+    if (this.#config.backupBeforePromote) {
+      try {
+        await this.#deps.beforePromote(rec.id);
+      } catch (error) {
+        rec.analysisErrors += 1;
+        rec.verdict = {
+          result: 'ERROR',
+          reason: `backup before promote failed: ${String(error)}`,
+          at: this.#deps.clock.now(),
+        };
+        this.#changed(live);
+        if (rec.analysisErrors >= this.#config.maxAnalysisErrors)
+          await this.#rollBack(live, rec.verdict.reason, DAEMON);
+        return;
+      }
+    }
+    const configSpec = this.#deps.configSpec(rec.kind);
+    rec.step = rec.steps.length - 1;
+    rec.finishing = 'bake';
+    rec.bakeUntil = this.#deps.clock.now() + this.#config.bakeTimeMs;
+    if (configSpec)
+      this.#deps.doc.data.promoted[rec.kind] = {
+        id: rec.id,
+        version: rec.version,
+        launch: rec.launch,
+        configLaunch: launchOf(configSpec),
+        at: this.#deps.clock.now(),
+      };
+    await this.#transition(
+      live,
+      'promoted',
+      `promoted (${why}); blue stays warm for ${this.#config.bakeTimeMs} ms`,
+      'deploy.promoted',
+      actor,
+    );
+    if (this.#config.bakeTimeMs === 0) await this.#completePromotion(live);
+  }
+
+  /** The bake is over: green becomes the kind's pool, blue stops. */
+  async #completePromotion(live: LiveDeployment): Promise<void> {
+    const { rec } = live;
+    const reason = `${rec.version} runs ${rec.kind}; blue stopped after the bake`;
+    await this.#finish(rec, 'promoted', reason, live);
+    await this.#deps.bots.promoteGreen(
+      rec.kind,
+      `replaced by ${rec.version} (deployment ${rec.id})`,
+    );
+    for (const bot of this.#deps.bots.kindBots(rec.kind)) bot.release = undefined;
+    this.#action(rec, 'deploy.finished', DAEMON, reason, { state: 'promoted' });
+  }
+
+  async #rollBack(live: LiveDeployment, reason: string, actor: string): Promise<void> {
+    const { rec } = live;
+    const duringBake = rec.state === 'promoted';
+    if (duringBake) delete this.#deps.doc.data.promoted[rec.kind];
+    rec.finishing = 'drain';
+    delete rec.bakeUntil;
+    await this.#transition(
+      live,
+      'rolled_back',
+      duringBake ? `rolled back during the bake: ${reason}` : reason,
+      'deploy.rolled_back',
+      actor,
+    );
+    await this.#drainGreen(live, reason);
+    await this.#finish(rec, 'rolled_back', rec.reason, live);
+    this.#action(rec, 'deploy.finished', actor, rec.reason, { state: 'rolled_back' });
+  }
+
+  /** Green's running tasks get drainTimeoutMs; the rest goes back to the queue; then green stops. */
+  async #drainGreen(live: LiveDeployment, reason: string): Promise<void> {
+    const kind = live.rec.kind;
+    const deadline = this.#deps.clock.now() + this.#config.drainTimeoutMs;
+    const busy = () => this.#deps.bots.greenBots(kind).some((b) => b.inflight.size > 0);
+    while (busy() && this.#deps.clock.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    const names = new Set(this.#deps.bots.greenBots(kind).map((b) => b.name));
+    const requeued = await this.#deps.requeueFrom(names, `deployment rolled back: ${reason}`);
+    if (requeued > 0)
+      this.#deps.log.info(`${live.rec.id}: ${requeued} tasks of green went back to the queue`);
+    await this.#deps.bots.stopGreen(kind, `deployment ${live.rec.id} rolled back`);
+  }
+
+  /** Ends a deployment: out of `active` into the history (persisted), routing back to normal. */
+  async #finish(
+    rec: DeployRecord,
+    state: 'promoted' | 'rolled_back',
+    reason: string,
+    live?: LiveDeployment,
+  ): Promise<void> {
+    const doc = this.#deps.doc.data;
+    const now = this.#deps.clock.now();
+    if (live) {
+      const view = this.#view(live);
+      rec.final = { blue: view.blue, green: view.green };
+    }
+    rec.state = state;
+    rec.reason = reason;
+    rec.updatedAt = rec.finishedAt = now;
+    delete rec.finishing;
+    delete doc.active[rec.kind];
+    doc.history.push(rec);
+    if (doc.history.length > this.#config.historyLimit)
+      doc.history.splice(0, doc.history.length - this.#config.historyLimit);
+    await this.#save();
+    this.#pools.clear(rec.kind);
+    if (this.#live.get(rec.kind)?.rec === rec) this.#live.delete(rec.kind);
+    for (const bot of this.#deps.bots.kindBots(rec.kind)) bot.release = undefined;
+    this.emit('changed', finishedView(rec));
+  }
+
+  // --- helpers --------------------------------------------------------------------------------
+
+  #track(rec: DeployRecord): LiveDeployment {
+    const now = this.#deps.clock.now();
+    const types = this.#deps.bots.pool(rec.kind)?.spec.taskTypes ?? new Set([rec.kind]);
+    const live: LiveDeployment = {
+      rec,
+      types,
+      windows: freshWindows(),
+      blueTotal: new PoolWindow(),
+      greenStartedAt: now,
+      greenReadyAt: null,
+      healthySince: null,
+      holdSince: null,
+      crashTimes: [],
+      waiting: undefined,
+    };
+    this.#live.set(rec.kind, live);
+    for (const bot of this.#deps.bots.kindBots(rec.kind))
+      bot.release = { pool: 'blue', version: rec.blueVersion };
+    return live;
+  }
+
+  async #startGreen(live: LiveDeployment): Promise<void> {
+    const { rec } = live;
+    const spec = this.#deps.configSpec(rec.kind);
+    if (!spec) throw new HiveError('HIVE_BOT_KIND_NOT_FOUND', `no bot kind named ${rec.kind}`);
+    live.greenStartedAt = this.#deps.clock.now();
+    live.greenReadyAt = null;
+    const bots = await this.#deps.bots.startGreen(
+      rec.kind,
+      relaunch(spec, rec.launch),
+      rec.instances,
+    );
+    for (const bot of bots) bot.release = { pool: 'green', version: rec.version };
+    this.#route(live);
+  }
+
+  #require(kind: string): LiveDeployment {
+    const live = this.#live.get(kind);
+    if (!live) throw new HiveError('HIVE_DEPLOY_NOT_FOUND', `${kind} has no deployment under way`);
+    return live;
+  }
+
+  #view(live: LiveDeployment): DeploymentView {
+    const kind = live.rec.kind;
+    const pools = {
+      blue: this.#deps.bots.kindBots(kind),
+      green: this.#deps.bots.greenBots(kind),
+    };
+    return viewOf(live, pools, this.#pools.counts(kind));
+  }
+
+  #changed(live: LiveDeployment): void {
+    if (this.hasListeners('changed')) this.emit('changed', this.#view(live));
+  }
+
+  /** Audit trail (through the action event) and migration-log.jsonl. */
+  #action(
+    rec: DeployRecord,
+    action: DeployAuditAction,
+    actor: string,
+    reason: string,
+    details: Record<string, unknown>,
+  ): void {
+    this.#deps.log.info(`${rec.id} ${action.slice('deploy.'.length)}: ${reason}`, {
+      deployment: rec.id,
+      kind: rec.kind,
+      action,
+      actor,
+      state: rec.state,
+      step: rec.step,
+      ...details,
+    });
+    this.emit('action', { action, actor, kind: rec.kind, id: rec.id, reason, details });
+  }
+
+  #run<T>(work: () => Promise<T>): Promise<T> {
+    this.#busy += 1;
+    const next = this.#serial.then(work).finally(() => {
+      this.#busy -= 1;
+    });
+    this.#serial = next.catch(() => {});
+    return next;
+  }
+
+  #save(): Promise<void> {
+    return this.#deps.doc.save();
+  }
+
+  /** Stops the clock; deployments stay in the document and resume at the next start. */
+  close(): void {
+    clearInterval(this.#timer);
+    for (const off of this.#offs) off();
+  }
+}
+
+function badState(rec: DeployRecord, what: string): HiveError {
+  return new HiveError(
+    'HIVE_DEPLOY_BAD_STATE',
+    `${rec.id} is ${rec.state}${rec.finishing ? ` (${rec.finishing === 'drain' ? 'draining' : 'baking'})` : ''}; it cannot ${what} now`,
+  );
+}
