@@ -602,6 +602,7 @@ export class Deployments
       }
     }
     const configSpec = this.#deps.configSpec(rec.kind);
+    this.#keepNumbers(live);
     rec.step = rec.steps.length - 1;
     rec.finishing = 'bake';
     rec.bakeUntil = this.#deps.clock.now() + this.#config.bakeTimeMs;
@@ -640,6 +641,7 @@ export class Deployments
     const { rec } = live;
     const duringBake = rec.state === 'promoted';
     if (duringBake) delete this.#deps.doc.data.promoted[rec.kind];
+    else this.#keepNumbers(live);
     rec.finishing = 'drain';
     delete rec.bakeUntil;
     await this.#transition(
@@ -677,10 +679,7 @@ export class Deployments
   ): Promise<void> {
     const doc = this.#deps.doc.data;
     const now = this.#deps.clock.now();
-    if (live) {
-      const view = this.#view(live);
-      rec.final = { blue: view.blue, green: view.green };
-    }
+    if (live && !rec.final) this.#keepNumbers(live);
     rec.state = state;
     rec.reason = reason;
     rec.updatedAt = rec.finishedAt = now;
@@ -697,6 +696,12 @@ export class Deployments
   }
 
   // --- helpers --------------------------------------------------------------------------------
+
+  /** The pools' numbers of the last judged step, kept for status and history once the routing moves on. */
+  #keepNumbers(live: LiveDeployment): void {
+    const view = this.#view(live);
+    live.rec.final = { blue: view.blue, green: view.green };
+  }
 
   #track(rec: DeployRecord): LiveDeployment {
     const now = this.#deps.clock.now();

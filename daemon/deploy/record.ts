@@ -142,6 +142,9 @@ export function viewOf(
     },
     blue: poolView('blue', rec.blueVersion, pools.blue, live.windows.blue, counts?.blue),
     green: poolView('green', rec.version, pools.green, live.windows.green, counts?.green),
+    ...(rec.finishing === 'drain' && rec.final
+      ? { blue: rec.final.blue, green: rec.final.green }
+      : {}),
     verdict: rec.verdict,
     reason: rec.reason,
     startedAt: rec.startedAt,
