@@ -18,6 +18,7 @@ import { backupCommands } from './commands/backup.ts';
 import { botCommands } from './commands/bots.ts';
 import { configCommands } from './commands/config.ts';
 import { daemonCommands } from './commands/daemon.ts';
+import { deployCommands } from './commands/deploy.ts';
 import { healthCommands } from './commands/health.ts';
 import { messagingCommands } from './commands/messaging.ts';
 import { taskCommands } from './commands/tasks.ts';
@@ -32,6 +33,7 @@ const COMMANDS: CliCommand[] = [
   ...configCommands,
   ...backupCommands,
   ...healthCommands,
+  ...deployCommands,
 ];
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec & { help: string; arg?: string }> = {

@@ -58,8 +58,21 @@ export function registerDeployCommands(router: CommandRouter, deployments: Deplo
     summary:
       "Deployments under way (or a kind's, with its last finished one): state, weights, pools, verdict",
     mutating: false,
-    args: args({ kind: kind.optional() }),
-    handler: (a) => ({ deployments: deployments.status(a.kind) }),
+    args: args({ kind: kind.optional(), follow: z.boolean().default(false) }),
+    async handler(a, ctx) {
+      const now = { deployments: deployments.status(a.kind) };
+      if (!a.follow) return now;
+      // Follow: the current views, then every change until the client cancels.
+      ctx.emit(now);
+      const off = deployments.on('changed', (view) => {
+        if (a.kind === undefined || view.kind === a.kind) ctx.emit({ deployments: [view] });
+      });
+      await new Promise<void>((resolve) =>
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
+      off();
+      return { followed: true };
+    },
   });
 
   router.register({

@@ -1,0 +1,63 @@
+import { relative } from 'node:path';
+import test from 'ava';
+import type { DeploymentView } from '../../protocol/deploy.ts';
+import { ROOT, runHive, startDaemon, waitForReadyBots } from '../helpers/daemon.ts';
+import { testConfig, VERSIONED, waitDeploy } from '../helpers/deploy.ts';
+
+test('hive deploy start, status, pause, resume, abort, history and retry from the command line', async (t) => {
+  const daemon = await startDaemon(t, { config: testConfig({ minStepDurationMs: 60_000 }) });
+  await waitForReadyBots(daemon, 2, 'work');
+  const hive = (...args: string[]) => runHive([...args, '--socket', daemon.socket]);
+
+  const missing = await hive('deploy', 'start', 'work');
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, /--command is required/);
+  const bad = await hive('deploy', 'start', 'work', '--command', '/nonexistent/v2.js', '--json');
+  t.is(bad.code, 1);
+  t.is(JSON.parse(bad.stdout).error.code, 'HIVE_DEPLOY_INVALID');
+
+  // A relative path is made absolute where it is typed (the test runs from the project root).
+  const started = await hive(
+    'deploy',
+    'start',
+    'work',
+    '--command',
+    `./${relative(ROOT, VERSIONED)}`,
+    '--env',
+    'HIVE_FIXTURE_VERSION=v2',
+    '--steps',
+    '20,100',
+    '--version',
+    'v2',
+  );
+  t.is(started.code, 0, started.stderr);
+  t.regex(started.stdout, /state:\s+STAGING/);
+  t.regex(started.stdout, /\[20\] → 100/);
+  await waitDeploy(daemon, (v) => v.state === 'canary');
+
+  const shown = await hive('deploy', 'status', 'work');
+  t.regex(shown.stdout, /state:\s+CANARY/);
+  t.regex(shown.stdout, /green\s+v2\s+work-g0,work-g1/);
+  const json = await hive('deploy', 'status', '--json');
+  const view = JSON.parse(json.stdout) as { deployments: DeploymentView[] };
+  t.like(view.deployments[0], { kind: 'work', state: 'canary', steps: [20, 100] });
+
+  t.is((await hive('deploy', 'pause', 'work', '--reason', 'look first')).code, 0);
+  t.is((await waitDeploy(daemon, () => true)).state, 'paused');
+  const again = await hive('deploy', 'pause', 'work', '--json');
+  t.is(JSON.parse(again.stdout).error.code, 'HIVE_DEPLOY_BAD_STATE');
+  t.is((await hive('deploy', 'resume', 'work')).code, 0);
+
+  const noReason = await hive('deploy', 'abort', 'work');
+  t.regex(noReason.stderr, /--reason is required/);
+  const aborted = await hive('deploy', 'abort', 'work', '--reason', 'changed my mind');
+  t.is(aborted.code, 0, aborted.stderr);
+  t.regex(aborted.stdout, /ROLLED_BACK/);
+  const history = await hive('deploy', 'history', 'work');
+  t.regex(history.stdout, /work-1\s+work\s+rolled_back\s+20%\s+v2/);
+  const none = await hive('deploy', 'abort', 'work', '--reason', 'x', '--json');
+  t.is(JSON.parse(none.stdout).error.code, 'HIVE_DEPLOY_NOT_FOUND');
+
+  const retried = await hive('deploy', 'retry', 'work', '--json');
+  t.like(JSON.parse(retried.stdout), { id: 'work-2', state: 'staging', steps: [20, 100] });
+});
