@@ -133,7 +133,7 @@ async function settle(daemon: Daemon, ids: string[]): Promise<{ done: number; ba
 }
 
 interface LeaseView {
-  history: { bot: string; startedAt: number }[];
+  history: { bot: string; startedAt: number; release?: { pool: string } }[];
 }
 
 async function abortUnderLoad(daemon: Daemon): Promise<DeployBenchResult['abort']> {
@@ -162,7 +162,8 @@ async function abortUnderLoad(daemon: Daemon): Promise<DeployBenchResult['abort'
     for (const id of ids) {
       const task = (await connection.request('task.get', { id })) as LeaseView;
       for (const a of task.history) {
-        if (!a.bot.startsWith('echo-g')) continue;
+        // By the recorded pool, not the name: after the first promotion blue's bots are echo-gN.
+        if (a.release?.pool !== 'green') continue;
         lastGreen = Math.max(lastGreen, a.startedAt);
         if (a.startedAt > sent) after += 1;
       }
