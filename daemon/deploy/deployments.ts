@@ -11,7 +11,8 @@ import { TypedEmitter } from '../core/events.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import type { JsonDocument } from '../store/json-document.ts';
 import type { AttemptEnd, DispatchObserver } from '../tasks/dispatcher.ts';
-import { type AnalysisResult, analyse, PoolWindow } from './analysis.ts';
+import { type AnalysisResult, PoolWindow } from './analysis.ts';
+import { decide, gateReason, stagingDone } from './judge.ts';
 import {
   type DeployDoc,
   type DeployRecord,
@@ -395,14 +396,18 @@ export class Deployments
       if (now >= (rec.bakeUntil ?? now)) await this.#completePromotion(live);
       return;
     }
-    const gate = this.#gate(live, now);
+    const gate = gateReason(live, this.#config, now);
     if (gate) {
       await this.#rollBack(live, gate, DAEMON);
       return;
     }
     if (rec.state === 'paused') return;
     if (rec.state === 'staging') {
-      await this.#stage(live, now);
+      const green = this.#deps.bots.greenBots(rec.kind);
+      if (!stagingDone(live, green, this.#config, now)) return;
+      rec.step = 0;
+      const why = `green healthy for ${this.#config.minHealthyTimeMs} ms`;
+      await this.#enterStep(live, 'canary', why, DAEMON);
       return;
     }
     const paused = this.#deps.shiftPaused();
@@ -415,115 +420,42 @@ export class Deployments
     await this.#judge(live, now);
   }
 
-  /** The health gates (they fire whatever the analysis says); the reason to abort, if any. */
-  #gate(live: LiveDeployment, now: number): string | undefined {
-    const c = this.#config;
-    if (now - live.rec.startedAt > c.progressDeadlineMs)
-      return `progress deadline: not promoted within ${c.progressDeadlineMs} ms`;
-    live.crashTimes = live.crashTimes.filter((t) => now - t <= c.crashWindowMs);
-    if (live.crashTimes.length >= c.maxCrashes)
-      return `green crashed ${live.crashTimes.length} times within ${c.crashWindowMs} ms`;
-    if (live.greenReadyAt === null && now - live.greenStartedAt > c.healthyDeadlineMs)
-      return `no green bot became ready within healthyDeadline (${c.healthyDeadlineMs} ms)`;
-    return undefined;
-  }
-
-  async #stage(live: LiveDeployment, now: number): Promise<void> {
-    const green = this.#deps.bots.greenBots(live.rec.kind);
-    const allReady = green.length > 0 && green.every((b) => b.state === 'ready');
-    if (!allReady) {
-      live.healthySince = null;
-      return;
-    }
-    live.healthySince ??= now;
-    if (now - live.healthySince < this.#config.minHealthyTimeMs) return;
-    live.rec.step = 0;
-    await this.#enterStep(
-      live,
-      'canary',
-      `green healthy for ${this.#config.minHealthyTimeMs} ms`,
-      DAEMON,
-    );
-  }
-
   async #judge(live: LiveDeployment, now: number): Promise<void> {
     const { rec } = live;
-    const outcome = this.#analyse(live, now);
+    const decision = decide(live, this.#config, now);
+    this.#noteVerdict(live, decision.outcome, now);
+    switch (decision.next) {
+      case 'step':
+        return this.#nextStep(live, decision.outcome.reason, DAEMON);
+      case 'promote':
+        return this.#promote(live, decision.outcome.reason, DAEMON);
+      case 'rollback':
+        return this.#rollBack(live, decision.reason, DAEMON);
+      case 'remeasure':
+        rec.analysisErrors += 1;
+        this.#resetWindows(live);
+        return this.#save();
+      case 'pause':
+        rec.pausedFrom = rec.state;
+        return this.#transition(live, 'paused', decision.reason, 'deploy.paused', DAEMON);
+      case 'hold':
+        return;
+    }
+  }
+
+  /** Records a verdict; audited and logged when it says something new (not every held tick). */
+  #noteVerdict(live: LiveDeployment, outcome: AnalysisResult, now: number): void {
+    const { rec } = live;
     const previous = rec.verdict;
     rec.verdict = { result: outcome.result, reason: outcome.reason, at: now };
-    const news = previous?.result !== outcome.result || outcome.result !== 'INCONCLUSIVE';
-    if (news) {
-      this.#action(rec, 'deploy.verdict', DAEMON, `${outcome.result}: ${outcome.reason}`, {
-        result: outcome.result,
-        step: rec.step,
-        weight: targetWeight(rec),
-        ...outcome.numbers,
-      });
-      this.#changed(live);
-    }
-    switch (outcome.result) {
-      case 'PASS':
-        live.holdSince = null;
-        if (rec.step >= rec.steps.length - 1 || rec.strategy === 'bluegreen')
-          await this.#promote(live, outcome.reason, DAEMON);
-        else await this.#nextStep(live, outcome.reason, DAEMON);
-        return;
-      case 'FAIL':
-        await this.#rollBack(
-          live,
-          `analysis failed at step ${rec.step}: ${outcome.reason}`,
-          DAEMON,
-        );
-        return;
-      case 'ERROR':
-        rec.analysisErrors += 1;
-        // A fresh window: the next analysis measures anew.
-        this.#resetWindows(live);
-        if (rec.analysisErrors >= this.#config.maxAnalysisErrors)
-          await this.#rollBack(
-            live,
-            `${rec.analysisErrors} analyses could not measure (last: ${outcome.reason})`,
-            DAEMON,
-          );
-        else await this.#save();
-        return;
-      case 'INCONCLUSIVE':
-        live.holdSince ??= now;
-        if (now - live.holdSince <= this.#config.maxHoldMs) return;
-        live.holdSince = null;
-        if (this.#config.onMaxHold === 'fail') {
-          await this.#rollBack(live, `held inconclusive past maxHold: ${outcome.reason}`, DAEMON);
-          return;
-        }
-        rec.pausedFrom = rec.state;
-        await this.#transition(
-          live,
-          'paused',
-          `held inconclusive past maxHold (${outcome.reason}); hive deploy resume or promote`,
-          'deploy.paused',
-          DAEMON,
-        );
-    }
-  }
-
-  #analyse(live: LiveDeployment, now: number): AnalysisResult {
-    const { blue, green } = live.windows;
-    // Blue ran too little in this window (a 100% step): its whole deployment is the baseline.
-    const baseline = blue.finished >= this.#config.minSamples ? blue : this.#baseline(live);
-    try {
-      return analyse(
-        { green, blue: baseline, elapsedMs: now - live.rec.stepStartedAt },
-        this.#config,
-      );
-    } catch (error) {
-      return { result: 'ERROR', reason: `analysis threw: ${String(error)}`, numbers: {} };
-    }
-  }
-
-  #baseline(live: LiveDeployment): PoolWindow {
-    const all = new PoolWindow();
-    all.absorb(live.blueTotal);
-    return all;
+    if (previous?.result === 'INCONCLUSIVE' && outcome.result === 'INCONCLUSIVE') return;
+    this.#action(rec, 'deploy.verdict', DAEMON, `${outcome.result}: ${outcome.reason}`, {
+      result: outcome.result,
+      step: rec.step,
+      weight: targetWeight(rec),
+      ...outcome.numbers,
+    });
+    this.#changed(live);
   }
 
   // --- transitions: persisted first, then acted on ---------------------------------------------
