@@ -136,12 +136,20 @@ async function follow(ctx: CliContext, kind: string | undefined): Promise<number
 
 const kindOnly = (cmd: string) => (_v: Values, p: string[]) => ({ cmd, args: { kind: p[0] } });
 
-export const deployCommands: CliCommand[] = [
-  {
-    words: ['deploy', 'start'],
+/** A command about one kind's deployment that answers with its view. */
+function onKind(command: Omit<CliCommand, 'args' | 'positionals' | 'render'>): CliCommand {
+  return {
     args: 'KIND',
-    summary: 'Start a new version of a bot kind beside the running one and shift traffic to it',
     positionals: [1, 1],
+    render: (r) => renderDeployment(r as DeploymentView),
+    ...command,
+  };
+}
+
+export const deployCommands: CliCommand[] = [
+  onKind({
+    words: ['deploy', 'start'],
+    summary: 'Start a new version of a bot kind beside the running one and shift traffic to it',
     options: {
       command: { type: 'string', arg: 'CMD', help: 'the new version: script or executable' },
       arg: {
@@ -176,8 +184,7 @@ export const deployCommands: CliCommand[] = [
         }),
       };
     },
-    render: (r) => renderDeployment(r as DeploymentView),
-  },
+  }),
   {
     words: ['deploy', 'status'],
     args: '[KIND]',
@@ -201,54 +208,39 @@ export const deployCommands: CliCommand[] = [
     request: (_v, p) => ({ cmd: 'deploy.history', args: defined({ kind: p[0] }) }),
     render: renderHistory,
   },
-  {
+  onKind({
     words: ['deploy', 'pause'],
-    args: 'KIND',
     summary: 'Hold a deployment at its step',
-    positionals: [1, 1],
     options: { reason: { type: 'string', arg: 'R', help: 'why (for the audit trail)' } },
     request: (v, p) => ({
       cmd: 'deploy.pause',
       args: defined({ kind: p[0], reason: stringOption(v, 'reason') }),
     }),
-    render: (r) => renderDeployment(r as DeploymentView),
-  },
-  {
+  }),
+  onKind({
     words: ['deploy', 'resume'],
-    args: 'KIND',
     summary: 'Continue a paused deployment',
-    positionals: [1, 1],
     request: kindOnly('deploy.resume'),
-    render: (r) => renderDeployment(r as DeploymentView),
-  },
-  {
+  }),
+  onKind({
     words: ['deploy', 'promote'],
-    args: 'KIND',
     summary: 'Pass the current step by hand; --full promotes at once',
-    positionals: [1, 1],
     options: { full: { type: 'boolean', help: 'skip the remaining steps: 100% now' } },
     request: (v, p) => ({ cmd: 'deploy.promote', args: { kind: p[0], full: v.full === true } }),
-    render: (r) => renderDeployment(r as DeploymentView),
-  },
-  {
+  }),
+  onKind({
     words: ['deploy', 'abort'],
-    args: 'KIND',
     summary: "Roll back: green's weight to 0, its tasks drain or go to blue, green stops",
-    positionals: [1, 1],
     options: { reason: { type: 'string', arg: 'R', help: 'why (required, for the audit trail)' } },
     request(v, p) {
       const reason = stringOption(v, 'reason');
       if (!reason) throw usageError('hive deploy abort KIND --reason R: --reason is required');
       return { cmd: 'deploy.abort', args: { kind: p[0], reason } };
     },
-    render: (r) => renderDeployment(r as DeploymentView),
-  },
-  {
+  }),
+  onKind({
     words: ['deploy', 'retry'],
-    args: 'KIND',
     summary: "Start the kind's last rolled-back deployment again from step 0",
-    positionals: [1, 1],
     request: kindOnly('deploy.retry'),
-    render: (r) => renderDeployment(r as DeploymentView),
-  },
+  }),
 ];

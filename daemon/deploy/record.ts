@@ -5,12 +5,23 @@ import type {
   DeployPool,
   DeployPoolView,
   DeployState,
-  DeployStrategy,
-  DeployVerdictView,
 } from '../../protocol/deploy.ts';
 import type { Bot } from '../bots/bot.ts';
 import type { Launch } from '../bots/spec.ts';
 import { PoolWindow, type Windows } from './analysis.ts';
+
+/** The fields of the view a record keeps as they are. */
+type RecordedField =
+  | 'id'
+  | 'kind'
+  | 'strategy'
+  | 'state'
+  | 'step'
+  | 'steps'
+  | 'verdict'
+  | 'reason'
+  | 'startedAt'
+  | 'updatedAt';
 
 /**
  * One deployment as db/deployments.json keeps it. Deployment state lives in
@@ -19,25 +30,15 @@ import { PoolWindow, type Windows } from './analysis.ts';
  * lease record), the document is tiny and written a few times per step, and
  * a lost write only repeats the last transition, which is idempotent.
  */
-export interface DeployRecord {
-  id: string;
-  kind: string;
-  strategy: DeployStrategy;
-  state: DeployState;
-  step: number;
-  steps: number[];
+export interface DeployRecord extends Pick<DeploymentView, RecordedField> {
   launch: Launch;
   instances: number;
   version: string;
   blueVersion: string;
   actor: string;
-  reason: string;
-  startedAt: number;
-  updatedAt: number;
   stepStartedAt: number;
   /** The state a pause interrupted (resume goes back to it). */
   pausedFrom?: DeployState;
-  verdict: DeployVerdictView | null;
   analysisErrors: number;
   /** Set once the end began: `drain` (rolling back) or `bake` (promoted, blue still warm). */
   finishing?: 'drain' | 'bake';
@@ -115,6 +116,11 @@ function poolView(
   };
 }
 
+function recorded(rec: DeployRecord): Pick<DeploymentView, RecordedField> {
+  const { id, kind, strategy, state, step, steps, verdict, reason, startedAt, updatedAt } = rec;
+  return { id, kind, strategy, state, step, steps, verdict, reason, startedAt, updatedAt };
+}
+
 /** The current target weight (percent) of a record. */
 export function targetWeight(rec: DeployRecord): number {
   if (rec.state === 'staging' || rec.state === 'rolled_back') return 0;
@@ -130,12 +136,7 @@ export function viewOf(
   const { rec } = live;
   const total = counts ? counts.green + counts.blue : 0;
   const view: DeploymentView = {
-    id: rec.id,
-    kind: rec.kind,
-    strategy: rec.strategy,
-    state: rec.state,
-    step: rec.step,
-    steps: rec.steps,
+    ...recorded(rec),
     weight: {
       target: targetWeight(rec),
       achieved: counts && total > 0 ? Math.round((counts.green / total) * 1000) / 10 : null,
@@ -145,10 +146,6 @@ export function viewOf(
     ...(rec.finishing === 'drain' && rec.final
       ? { blue: rec.final.blue, green: rec.final.green }
       : {}),
-    verdict: rec.verdict,
-    reason: rec.reason,
-    startedAt: rec.startedAt,
-    updatedAt: rec.updatedAt,
   };
   if (live.waiting) view.waiting = live.waiting;
   return view;
@@ -159,19 +156,10 @@ export function finishedView(rec: DeployRecord): DeploymentView {
   const empty = (pool: DeployPool, version: string) =>
     poolView(pool, version, [], new PoolWindow(), undefined);
   return {
-    id: rec.id,
-    kind: rec.kind,
-    strategy: rec.strategy,
-    state: rec.state,
-    step: rec.step,
-    steps: rec.steps,
+    ...recorded(rec),
     weight: { target: targetWeight(rec), achieved: null },
     blue: rec.final?.blue ?? empty('blue', rec.blueVersion),
     green: rec.final?.green ?? empty('green', rec.version),
-    verdict: rec.verdict,
-    reason: rec.reason,
-    startedAt: rec.startedAt,
-    updatedAt: rec.updatedAt,
     ...(rec.finishedAt === undefined ? {} : { finishedAt: rec.finishedAt }),
   };
 }

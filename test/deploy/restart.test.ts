@@ -7,6 +7,7 @@ import {
   startV2,
   steadyLoad,
   testConfig,
+  versionServing,
   waitDeploy,
 } from '../helpers/deploy.ts';
 import { alive, waitGone } from '../helpers/fleet.ts';
@@ -88,14 +89,7 @@ test('kill -9 during the bake: the restart keeps the promoted version and ends t
   t.is(view.state, 'promoted');
   t.regex(view.reason, /bake cut short by a daemon restart/);
   await waitForReadyBots(second, 2, 'work');
-  const answer = (await second.call('task.submit', { type: 'work', payload: {} })) as {
-    id: string;
-  };
-  await second.call('task.wait', { id: answer.id, timeoutMs: 15_000 });
-  const task = (await second.call('task.get', { id: answer.id })) as {
-    result: { version: string };
-  };
-  t.is(task.result.version, 'v2');
+  t.is(await versionServing(second), 'v2');
   t.deepEqual(greenNames(await status(second)), []);
 });
 
@@ -112,12 +106,5 @@ test('kill -9 with deploy.onRestart revert: the restart rolls back; only blue ru
   t.regex(view.reason, /reverted/);
   const s = await waitForReadyBots(second, 2, 'work');
   t.deepEqual(greenNames(s), []);
-  const answer = (await second.call('task.submit', { type: 'work', payload: {} })) as {
-    id: string;
-  };
-  await second.call('task.wait', { id: answer.id, timeoutMs: 15_000 });
-  const task = (await second.call('task.get', { id: answer.id })) as {
-    result: { version: string };
-  };
-  t.is(task.result.version, 'v1');
+  t.is(await versionServing(second), 'v1');
 });

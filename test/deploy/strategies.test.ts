@@ -7,6 +7,7 @@ import {
   startV2,
   steadyLoad,
   testConfig,
+  versionServing,
   waitDeploy,
 } from '../helpers/deploy.ts';
 
@@ -93,14 +94,7 @@ test('promote by hand: a step at a time, --full to PROMOTED; abort during the ba
   const { backups } = (await daemon.call('backup.ls', {})) as { backups: { source: string }[] };
   t.true(backups.some((b) => b.source === 'pre-promote'));
 
-  const answer = (await daemon.call('task.submit', { type: 'work', payload: {} })) as {
-    id: string;
-  };
-  await daemon.call('task.wait', { id: answer.id, timeoutMs: 15_000 });
-  const onGreen = (await daemon.call('task.get', { id: answer.id })) as {
-    result: { version: string };
-  };
-  t.is(onGreen.result.version, 'v2');
+  t.is(await versionServing(daemon), 'v2');
 
   const rolled = (await daemon.call('deploy.abort', {
     kind: 'work',
@@ -113,10 +107,5 @@ test('promote by hand: a step at a time, --full to PROMOTED; abort during the ba
     return s.bots.every((b) => !b.name.startsWith('work-g')) ? s : undefined;
   });
   t.deepEqual(after.bots.map((b) => b.pid).sort(), bluePids);
-  const again = (await daemon.call('task.submit', { type: 'work', payload: {} })) as { id: string };
-  await daemon.call('task.wait', { id: again.id, timeoutMs: 15_000 });
-  const onBlue = (await daemon.call('task.get', { id: again.id })) as {
-    result: { version: string };
-  };
-  t.is(onBlue.result.version, 'v1');
+  t.is(await versionServing(daemon), 'v1');
 });

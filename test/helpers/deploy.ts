@@ -147,6 +147,16 @@ export function completions(task: TaskView): number {
   return task.history.filter((a) => a.outcome === 'done').length;
 }
 
+/** Runs one `work` task to its end; the version that answered it. */
+export async function versionServing(daemon: DaemonHandle): Promise<string> {
+  const { id } = (await daemon.call('task.submit', { type: 'work', payload: {} })) as {
+    id: string;
+  };
+  await daemon.call('task.wait', { id, timeoutMs: 15_000 });
+  const task = (await daemon.call('task.get', { id })) as { result?: { version?: string } };
+  return task.result?.version ?? `(no result: ${JSON.stringify(task)})`;
+}
+
 export interface ReleasedAttempt {
   bot: string;
   outcome?: string;
