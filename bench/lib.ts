@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '../client/connection.ts';
+import type { BotView } from '../protocol/views.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const HIVED = join(ROOT, 'daemon', 'hived.js');
@@ -185,15 +186,7 @@ export function rssMb(pid: number): number | undefined {
 // ---------------------------------------------------------------------------
 // Daemons
 
-export interface BotView {
-  name: string;
-  kind: string;
-  pid: number | null;
-  state: string;
-  restarts: number;
-  tasksDone: number;
-  readySince?: number;
-}
+export type { BotView } from '../protocol/views.ts';
 
 export interface StatusView {
   daemon: { pid: number; uptimeMs: number };

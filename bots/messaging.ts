@@ -13,22 +13,8 @@ import {
   type SentMessage,
 } from '../protocol/bot.ts';
 
-export interface IncomingMessage {
-  id: string;
-  from: string;
-  to: string;
-  topic?: string;
-  priority: number;
-  body: unknown;
-  replyTo?: string;
-  /** The sender waits for a reply: a handler's return value is sent back as one. */
-  expectReply?: boolean;
-  /** A partial reply; more follow. */
-  more?: boolean;
-  /** 1 on the first delivery; more after a crash, a nack or a missed deadline. */
-  delivery: number;
-  sentAt: number;
-}
+/** A message as a handler sees it: the delivery without the wire's bookkeeping. */
+export type IncomingMessage = Omit<DeliverMessage, 'type' | 'ackDeadlineMs'>;
 
 export interface SendOptions {
   /** 0 (most urgent) to 3; default: the daemon's messaging.defaultPriority. */
@@ -256,17 +242,6 @@ export class Messaging {
 }
 
 function incoming(d: DeliverMessage): IncomingMessage {
-  return {
-    id: d.id,
-    from: d.from,
-    to: d.to,
-    priority: d.priority,
-    body: d.body,
-    delivery: d.delivery,
-    sentAt: d.sentAt,
-    ...(d.topic !== undefined ? { topic: d.topic } : {}),
-    ...(d.replyTo !== undefined ? { replyTo: d.replyTo } : {}),
-    ...(d.expectReply ? { expectReply: true } : {}),
-    ...(d.more ? { more: true } : {}),
-  };
+  const { type: _type, ackDeadlineMs: _deadline, ...message } = d;
+  return message;
 }

@@ -389,6 +389,7 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
       dispatcher,
       recovery,
       degradation,
+      messages: messaging.messages,
     },
   );
   return {

@@ -14,6 +14,7 @@ import { realAppendFs } from './core/group-commit.ts';
 import type { Degradation } from './degradation/degradation.ts';
 import { Health } from './health/health.ts';
 import type { LogHub } from './logs/log-hub.ts';
+import type { MessageStore } from './messenger/store.ts';
 import { Exposition, type HistogramName } from './metrics/exposition.ts';
 import { metricsRoute } from './metrics/route.ts';
 import { collectTelemetry } from './metrics/subscriptions.ts';
@@ -63,10 +64,11 @@ function buildObservers(
     dispatcher: Dispatcher;
     recovery: RecoveryService;
     degradation: Degradation;
+    messages: MessageStore;
   },
 ) {
   const { config, clock, logs, audit, metrics } = base;
-  const { configManager, bots, dispatcher, recovery, degradation } = parts;
+  const { configManager, bots, dispatcher, recovery, degradation, messages } = parts;
   const pauseBackups = () => recovery.pauseSchedule(degradation.pausedReason('backups'));
   degradation.on('changed', () => {
     dispatcher.schedulePump();
@@ -90,6 +92,7 @@ function buildObservers(
   degradation.on('sample', () => health.evaluate());
   collectTelemetry(metrics.telemetry, metrics.exposition, {
     queue,
+    messages,
     bots,
     degradation,
     health,

@@ -66,23 +66,31 @@ export interface ShutdownMessage {
   graceMs: number;
 }
 
+/**
+ * The fields every bot-to-bot message carries, as a bot sends it, as the
+ * store keeps it and as a bot receives it.
+ */
+export interface MessageEnvelope {
+  /** The address the sender used: a bot name, a bot kind (any one of its bots) or a topic. */
+  to: string;
+  topic?: string;
+  body: unknown;
+  /** Set on a reply: the id of the message it answers. */
+  replyTo?: string;
+  /** The sender waits for a reply (`request`): a handler's return value is sent back as one. */
+  expectReply?: boolean;
+  /** A partial reply: more replies to the same message follow. */
+  more?: boolean;
+}
+
 /** A message delivered to this bot. Ids are stable across redeliveries: drop one already handled. */
-export interface DeliverMessage {
+export interface DeliverMessage extends MessageEnvelope {
   type: 'deliver';
   id: string;
   /** The sender: a bot name, or `@...` for an operator or the web page. */
   from: string;
-  /** The address the sender used (this bot's name, its kind, or a topic). */
-  to: string;
-  topic?: string;
+  /** 0 (most urgent) to 3. */
   priority: number;
-  body: unknown;
-  /** Set on a reply: the id of the message it answers. */
-  replyTo?: string;
-  /** The sender waits for a reply (`request`). */
-  expectReply?: boolean;
-  /** A partial reply: more replies to the same message follow. */
-  more?: boolean;
   /** 1 for the first delivery, then 2, 3...: a redelivery after a crash, nack or timeout. */
   delivery: number;
   /** Milliseconds to ack (or extend) before the message is redelivered. */
@@ -139,19 +147,13 @@ export interface LogMessage {
 }
 
 /** A bot sends a message to a bot name, a bot kind (any one of its bots) or a topic. */
-export interface OutgoingMessage {
+export interface OutgoingMessage extends MessageEnvelope {
   type: 'message';
   /** Echoed in the daemon's `sent` answer (omit it and no answer comes). */
   ref?: string | number;
-  to: string;
-  topic?: string;
   /** 0 (most urgent) to 3; default messaging.defaultPriority. */
   priority?: number;
   ttlMs?: number;
-  body: unknown;
-  replyTo?: string;
-  expectReply?: boolean;
-  more?: boolean;
 }
 
 export interface AckMessage {

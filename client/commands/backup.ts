@@ -1,3 +1,4 @@
+import type { BackupVerifyView } from '../../protocol/views.ts';
 import {
   type CliCommand,
   type CliContext,
@@ -88,14 +89,7 @@ function renderCreated(result: unknown): string {
   return `${what} ${m.id}: ${m.files.length} files, ${bytes(m.sizeBytes)}, revision ${revision(m.revision)}`;
 }
 
-interface VerifyResult {
-  id: string;
-  ok: boolean;
-  problems: string[];
-  bytes: number;
-  checksumMs: number;
-  trialMs: number;
-}
+type VerifyResult = BackupVerifyView;
 
 async function verify(ctx: CliContext, values: Record<string, unknown>, p: string[]) {
   const all = values.all === true;

@@ -1,20 +1,8 @@
+import type { BotView } from '../../protocol/views.ts';
 import { type CliCommand, defined, intArg, stringOption } from '../command.ts';
 import { bytes, duration, table } from '../format.ts';
 
-export interface BotRow {
-  name: string;
-  kind: string;
-  pid: number | null;
-  state: string;
-  restarts: number;
-  tasksDone: number;
-  inflight: number;
-  concurrency: number;
-  rssBytes: number | null;
-  readySince?: number;
-  failureReason?: string;
-  lastExit?: { reason: string };
-}
+export type BotRow = BotView;
 
 export function botTable(bots: BotRow[]): string {
   if (bots.length === 0) return 'no bots';

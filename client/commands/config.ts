@@ -134,22 +134,13 @@ function renderStatus(result: unknown): string {
  */
 async function runCheck(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const { spawn } = await import('node:child_process');
+  const { collectOutput } = await import('../child-output.ts');
   const hived = fileURLToPath(new URL('../../daemon/hived.js', import.meta.url));
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [hived, '--check-config', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.once('error', (error) => resolve({ code: Exit.Error, stdout, stderr: String(error) }));
-    child.once('close', (code) => resolve({ code: code ?? Exit.Error, stdout, stderr }));
+  const child = spawn(process.execPath, [hived, '--check-config', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const { code, stdout, stderr } = await collectOutput(child);
+  return { code: code ?? Exit.Error, stdout, stderr };
 }
 
 export const configCommands: CliCommand[] = [

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { BotEnv, type BotToDaemon, type DaemonToBot, parseBotMessage } from '../../protocol/bot.ts';
 import type { ReleaseLabel } from '../../protocol/deploy.ts';
+import type { BotState } from '../../protocol/views.ts';
 import type { Clock } from '../core/clock.ts';
 import { TypedEmitter } from '../core/events.ts';
 import type { Logger } from '../logs/log-hub.ts';
@@ -8,15 +9,7 @@ import { type BotChannel, ipcChannel, type OutputLine, stdioChannel } from './ch
 import { readProcStat, signalGroup } from './proc.ts';
 import type { BotSpec } from './spec.ts';
 
-export const BOT_STATES = [
-  'starting',
-  'ready',
-  'stopping',
-  'stopped',
-  'backoff',
-  'failed',
-] as const;
-export type BotState = (typeof BOT_STATES)[number];
+export { BOT_STATES, type BotState } from '../../protocol/views.ts';
 
 /** Why hived killed a bot itself (absent for a crash or a requested stop). */
 export type KillCause = 'memory_limit' | 'heartbeat' | 'start_timeout' | 'protocol';

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import type { BotView } from '../../protocol/views.ts';
 import { args, type CommandRouter } from '../ipc/router.ts';
 import type { Bot } from './bot.ts';
 import type { BotSupervisor } from './supervisor.ts';
 
 /** One bot as `hive status --json` and `hive bots ls --json` show it (a contract). */
-export function botView(bot: Bot) {
+export function botView(bot: Bot): BotView {
   return {
     name: bot.name,
     kind: bot.kind,

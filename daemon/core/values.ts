@@ -24,3 +24,12 @@ export function roundTo(x: number, digits = 3): number {
   const scale = 10 ** digits;
   return Math.round(x * scale) / scale;
 }
+
+/**
+ * Orders strings by code unit, for sorting ids and names. Not
+ * `localeCompare`: its first call loads ICU's collation data, about 7 MB
+ * of resident memory for an idle hived.
+ */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HiveError } from '../../protocol/errors.ts';
 import type { Actor } from '../../protocol/wire.ts';
+import { compareText } from '../core/values.ts';
 
 /** What a command handler knows about the request it serves. */
 export interface CommandContext {
@@ -69,7 +70,7 @@ export class CommandRouter {
   list(): CommandInfo[] {
     return [...this.#commands.values()]
       .map(({ name, summary, mutating }) => ({ name, summary, mutating }))
-      .sort((a, b) => a.name.localeCompare(b.name));
+      .sort((a, b) => compareText(a.name, b.name));
   }
 
   get(name: string): Command | undefined {

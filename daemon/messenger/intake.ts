@@ -1,3 +1,4 @@
+import type { MessageEnvelope } from '../../protocol/bot.ts';
 import { HiveError } from '../../protocol/errors.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
@@ -9,17 +10,11 @@ import type { MessageStore } from './store.ts';
 export type MessagingConfig = Config['messaging'];
 
 /** What a sender asks for (a bot's `message`, `hive msg send`, the web page). */
-export interface SendRequest {
+export interface SendRequest extends MessageEnvelope {
   /** The sender: a bot name or an `@` endpoint. */
   from: string;
-  to: string;
-  topic?: string;
   priority?: number;
   ttlMs?: number;
-  body: unknown;
-  replyTo?: string;
-  expectReply?: boolean;
-  more?: boolean;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { MessageEnvelope } from '../../protocol/bot.ts';
 import type { Reducer } from '../store/event-store.ts';
 
 export type MessageState = 'queued' | 'delivered' | 'acked' | 'expired' | 'dead';
@@ -37,18 +38,11 @@ export interface DeliveryAttempt {
 export type Address = `bot:${string}` | `kind:${string}` | `@${string}`;
 
 /** A message as stored in the message store. */
-export interface Message {
+export interface Message extends MessageEnvelope {
   id: string;
   from: string;
-  /** As the sender wrote it (a bot name, a kind, a topic, an `@` endpoint). */
-  to: string;
   address: Address;
-  topic?: string;
   priority: number;
-  body: unknown;
-  replyTo?: string;
-  expectReply?: boolean;
-  more?: boolean;
   createdAt: number;
   ttlMs?: number;
   expiresAt?: number;

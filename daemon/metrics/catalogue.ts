@@ -67,6 +67,20 @@ export const METRICS = [
     'How long the longest-waiting queued task of a kind has waited',
     ['kind'],
   ),
+  def('hive_messages', 'gauge', 'Bot-to-bot messages the store holds, by state', ['state']),
+  def('hive_messages_sent_total', 'counter', 'Bot-to-bot messages accepted (persisted)'),
+  def(
+    'hive_messages_delivery_failures_total',
+    'counter',
+    'Deliveries that ended without an ack and were retried, by outcome (nack, timeout, crash)',
+    ['outcome'],
+  ),
+  def(
+    'hive_messages_dead_total',
+    'counter',
+    'Messages dead-lettered, by reason (rejected, expired, maxlen, delivery_limit)',
+    ['reason'],
+  ),
   def('hive_bots', 'gauge', 'Bots by kind and state', ['kind', 'state']),
   def(
     'hive_bot_restarts_total',
@@ -162,7 +176,11 @@ export function lintMetricName(name: string, type: string): string[] {
   if (type === 'counter' && !name.endsWith('_total')) problems.push('counter without _total');
   if (type !== 'counter' && name.endsWith('_total')) problems.push('_total on a non-counter');
   if (/_(ms|milliseconds|kb|mb|percent)(_|$)/.test(name)) problems.push('not in base units');
-  if (own && /(time|duration|latency|delay|age)/.test(name) && !/_seconds(_total)?$/.test(name))
+  if (
+    own &&
+    /(^|_)(time|duration|latency|delay|age)(_|$)/.test(name) &&
+    !/_seconds(_total)?$/.test(name)
+  )
     problems.push('a time without _seconds');
   if (own && /(memory|size)/.test(name) && !/_(bytes|ratio)(_total)?$/.test(name))
     problems.push('a size without _bytes or _ratio');

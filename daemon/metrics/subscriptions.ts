@@ -7,6 +7,8 @@ import type { Clock } from '../core/clock.ts';
 import { VERSION } from '../core/paths.ts';
 import type { Degradation } from '../degradation/degradation.ts';
 import type { Health } from '../health/health.ts';
+import { MESSAGE_STATES } from '../messenger/message.ts';
+import type { MessageStore } from '../messenger/store.ts';
 import type { RecoveryService } from '../recovery/recovery.ts';
 import { TASK_STATES } from '../tasks/task.ts';
 import type { TaskQueue } from '../tasks/task-queue.ts';
@@ -15,6 +17,7 @@ import type { Series, Telemetry } from './telemetry.ts';
 
 export interface TelemetrySources {
   queue: TaskQueue;
+  messages: MessageStore;
   bots: BotSupervisor;
   degradation: Degradation;
   health: Health;
@@ -39,6 +42,7 @@ export function collectTelemetry(
 ): () => void {
   const offs = [
     countTasks(telemetry, exposition, s.queue),
+    countMessages(telemetry, s.messages),
     s.bots.on('restart', ({ bot, requested }) => {
       if (!requested) telemetry.inc('hive_bot_restarts_total', { kind: bot.kind });
     }),
@@ -105,6 +109,17 @@ function countTasks(telemetry: Telemetry, exposition: Exposition, queue: TaskQue
   });
 }
 
+/** Sends, failed deliveries and dead letters; acks and deliveries are counted by state instead. */
+function countMessages(telemetry: Telemetry, messages: MessageStore): () => void {
+  return messages.on('changed', ({ record }) => {
+    if (record.t === 'send') telemetry.inc('hive_messages_sent_total');
+    else if (record.t === 'retry')
+      telemetry.inc('hive_messages_delivery_failures_total', { outcome: record.outcome });
+    else if (record.t === 'dead')
+      telemetry.inc('hive_messages_dead_total', { reason: record.reason });
+  });
+}
+
 function provideGauges(telemetry: Telemetry, s: TelemetrySources): void {
   const last = () => s.degradation.monitor.last;
   const reading = (signal: string) => last()?.readings.find((r) => r.signal === signal);
@@ -118,6 +133,10 @@ function provideGauges(telemetry: Telemetry, s: TelemetrySources): void {
   telemetry.provide('hive_queue_tasks', () =>
     TASK_STATES.map((state) => ({ labels: { state }, value: s.queue.counts()[state] })),
   );
+  telemetry.provide('hive_messages', () => {
+    const counts = s.messages.counts();
+    return MESSAGE_STATES.map((state) => ({ labels: { state }, value: counts[state] }));
+  });
   const perKind = (pick: (load: { queued: number; oldestAgeSeconds: number }) => number) => () => {
     const kinds = last()?.kinds;
     const names = new Set([...s.bots.kinds(), ...(kinds?.keys() ?? [])]);

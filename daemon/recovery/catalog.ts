@@ -12,6 +12,7 @@ import {
   writeNewFile,
 } from '../core/atomic-file.ts';
 import type { Clock } from '../core/clock.ts';
+import { compareText } from '../core/values.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import { type CapturedState, sha256Async } from './capture.ts';
 import {
@@ -295,7 +296,7 @@ export class BackupCatalog {
   }
 
   #sort(): void {
-    this.#entries.sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id));
+    this.#entries.sort((a, b) => a.createdAtMs - b.createdAtMs || compareText(a.id, b.id));
   }
 
   async #readIndex(): Promise<{ entries: IndexEntry[]; problem?: string }> {

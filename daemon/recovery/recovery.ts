@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { HiveError } from '../../protocol/errors.ts';
+import type { BackupVerifyView } from '../../protocol/views.ts';
 import type { Actor } from '../../protocol/wire.ts';
 import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
@@ -68,14 +69,7 @@ export interface CreateRequest {
   actor?: Actor;
 }
 
-export interface VerifyResult {
-  id: string;
-  ok: boolean;
-  problems: string[];
-  bytes: number;
-  checksumMs: number;
-  trialMs: number;
-}
+export type VerifyResult = BackupVerifyView;
 
 /**
  * The recovery part: backups (manual, scheduled, before restores and

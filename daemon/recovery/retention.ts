@@ -14,6 +14,7 @@
  * by keep-last, keep-daily, age, each newest first. Restore points are kept
  * by count alone (the newest `restorePoints`), since someone named them.
  */
+import { compareText } from '../core/values.ts';
 export interface RetentionRules {
   maxAgeMs: number;
   maxPerKind: number;
@@ -54,12 +55,12 @@ export function planRetention(
   }
   const decisions: RetentionDecision[] = [];
   for (const [group, list] of groups) {
-    list.sort((a, b) => b.createdAtMs - a.createdAtMs || b.id.localeCompare(a.id));
+    list.sort((a, b) => b.createdAtMs - a.createdAtMs || compareText(b.id, a.id));
     decisions.push(
       ...(group === 'restore-point' ? restorePoints(list, rules) : plainGroup(list, rules, now)),
     );
   }
-  return decisions.sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id));
+  return decisions.sort((a, b) => a.createdAtMs - b.createdAtMs || compareText(a.id, b.id));
 }
 
 function decide(item: RetentionItem, keep: boolean, reasons: string[]): RetentionDecision {

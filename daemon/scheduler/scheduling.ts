@@ -2,7 +2,7 @@ import type { SchedulerStatRow, SchedulerStats } from '../../protocol/messaging.
 import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
 import type { Clock } from '../core/clock.ts';
-import { roundTo } from '../core/values.ts';
+import { compareText, roundTo } from '../core/values.ts';
 import type { Logger } from '../logs/log-hub.ts';
 import type { JsonDocument } from '../store/json-document.ts';
 import type { AttemptEnd, DispatchObserver } from '../tasks/dispatcher.ts';
@@ -164,7 +164,7 @@ export class Scheduling implements Scheduler, DispatchObserver, ConfigApplier {
         });
       }
     }
-    rows.sort((a, b) => a.type.localeCompare(b.type) || a.bot.localeCompare(b.bot));
+    rows.sort((a, b) => compareText(a.type, b.type) || compareText(a.bot, b.bot));
     return {
       policy: this.#config.policy,
       decisions: this.adaptive.decisions,

@@ -47,8 +47,7 @@ test('queue depth over enterAt: FULL -> DEGRADED, low priority shed with a retry
   t.is(degraded.setBy.signal, 'queueDepth[slow]');
   t.is(degraded.setBy.threshold, 6);
   t.is(degraded.kinds.find((k) => k.kind === 'slow')?.shedShare, 1);
-  const bot = ((await daemon.call('bots.ls')) as { bots: (BotView & { concurrency: number })[] })
-    .bots[0];
+  const bot = ((await daemon.call('bots.ls')) as { bots: BotView[] }).bots[0];
   t.is(bot?.concurrency, 1, 'concurrency 2 at factor 0.5');
 
   // Low priority: refused, with a code and a retry-after; nothing was persisted.

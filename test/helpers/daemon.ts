@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
+import { type ChildOutput, collectOutput } from '../../client/child-output.ts';
 import { Connection } from '../../client/connection.ts';
+import type { BotView } from '../../protocol/views.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const HIVED = join(ROOT, 'daemon', 'hived.js');
@@ -162,15 +164,7 @@ export async function startDaemon(
 
 export interface Status {
   daemon: { pid: number; lastStart: 'clean' | 'crash'; uptimeMs: number; version: string };
-  bots: {
-    name: string;
-    kind: string;
-    pid: number | null;
-    state: string;
-    restarts: number;
-    tasksDone: number;
-    failureReason?: string;
-  }[];
+  bots: BotView[];
   queue: Record<'queued' | 'running' | 'done' | 'failed' | 'dead' | 'cancelled', number>;
 }
 
@@ -194,29 +188,16 @@ export async function waitForReadyBots(
   );
 }
 
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = ChildOutput;
 
 /** Runs the real `hive` CLI in a child process. */
 export function runHive(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [HIVE, ...args], {
+  return collectOutput(
+    spawn(process.execPath, [HIVE, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
+    }),
+  );
 }
 
 export function resolvePath(...parts: string[]): string {

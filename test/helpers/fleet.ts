@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BotView } from '../../protocol/views.ts';
 import type { DaemonHandle } from './daemon.ts';
 import { status, waitFor } from './daemon.ts';
 
@@ -32,18 +33,7 @@ export interface TaskView {
   history: TaskAttempt[];
 }
 
-export interface BotView {
-  name: string;
-  kind: string;
-  pid: number | null;
-  state: string;
-  restarts: number;
-  tasksDone: number;
-  inflight: number;
-  rssBytes: number | null;
-  failureReason?: string;
-  lastExit?: { code: number | null; signal: string | null; reason: string; at: number };
-}
+export type { BotView } from '../../protocol/views.ts';
 
 export interface SubmitAnswer {
   id: string;
@@ -96,7 +86,7 @@ export function waitTaskState(
 }
 
 export async function bots(daemon: DaemonHandle): Promise<BotView[]> {
-  return (await status(daemon)).bots as BotView[];
+  return (await status(daemon)).bots;
 }
 
 export async function bot(daemon: DaemonHandle, name: string): Promise<BotView> {

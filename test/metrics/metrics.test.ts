@@ -44,6 +44,7 @@ test('/metrics on a live daemon: every catalogue family, names pass the lint (an
   const base = `http://127.0.0.1:${http.listening?.port}`;
   const { id } = await submit(daemon, 'echo', { payload: { x: 1 } });
   await waitFinal(daemon, id);
+  await daemon.call('msg.send', { to: 'echo', body: { hello: 1 } });
 
   const response = await fetch(`${base}/metrics`);
   t.is(response.status, 200);
@@ -57,6 +58,12 @@ test('/metrics on a live daemon: every catalogue family, names pass the lint (an
   t.is(sample(text, 'hive_tasks_finished_total{type="echo",outcome="done"}'), 1);
   t.is(sample(text, 'hive_tasks_submitted_total{type="echo"}'), 1);
   t.is(sample(text, 'hive_task_run_duration_seconds_count{type="echo",outcome="done"}'), 1);
+  t.is(sample(text, 'hive_messages_sent_total'), 1);
+  const messages = ['queued', 'delivered', 'acked', 'expired', 'dead'].reduce(
+    (sum, state) => sum + (sample(text, `hive_messages{state="${state}"}`) ?? 0),
+    0,
+  );
+  t.is(messages, 1, 'the message, in whatever state it has reached');
   t.is(sample(text, 'hive_mode{mode="full"}'), 1);
   t.is(sample(text, 'hive_bots{kind="echo",state="ready"}'), 1);
   t.true((sample(text, 'hive_bot_resident_memory_bytes{kind="echo",bot="echo-0"}') ?? 0) > 1e6);

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import test from 'ava';
+import { collectOutput } from '../../client/child-output.ts';
 import { MINIMUM_NODE } from '../../protocol/require-node.js';
 import { type CliResult, HIVE, HIVED, tempDir } from '../helpers/daemon.ts';
 
@@ -57,21 +58,9 @@ if (!oldNode)
   );
 
 function run(node: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((done) => {
-    const child = spawn(node, args, {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.once('close', (code) => done({ code, stdout, stderr }));
-  });
+  return collectOutput(
+    spawn(node, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
 }
 
 function assertRefusal(

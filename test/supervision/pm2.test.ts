@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
+import { collectOutput } from '../../client/child-output.ts';
 import {
   echoBot,
   ROOT,
@@ -34,31 +35,25 @@ interface Pm2App {
   pm2_env: { status: string; exec_interpreter: string; restart_time: number; kill_timeout: number };
 }
 
-function pm2(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Run> {
+async function pm2(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Run> {
   const started = Date.now();
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [PM2, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      fail(new Error(`pm2 ${args.join(' ')} took over ${timeoutMs} ms:\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr, ms: Date.now() - started });
-    });
+  const child = spawn(process.execPath, [PM2, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const out = await collectOutput(child);
+  clearTimeout(timer);
+  if (timedOut)
+    throw new Error(
+      `pm2 ${args.join(' ')} took over ${timeoutMs} ms:\n${out.stdout}\n${out.stderr}`,
+    );
+  return { ...out, ms: Date.now() - started };
 }
 
 async function jlist(env: NodeJS.ProcessEnv): Promise<Pm2App[]> {
