@@ -56,7 +56,7 @@ export function registerDeployCommands(router: CommandRouter, deployments: Deplo
   router.register({
     name: 'deploy.status',
     summary:
-      "Deployments under way (or a kind's, with its last finished one): state, weights, pools, verdict",
+      'One deployment per kind (under way, else the last finished): state, weights, pools, verdict',
     mutating: false,
     args: args({ kind: kind.optional(), follow: z.boolean().default(false) }),
     async handler(a, ctx) {

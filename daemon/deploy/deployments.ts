@@ -1,83 +1,25 @@
-import type { DeploymentView, DeployStrategy } from '../../protocol/deploy.ts';
+import type { DeploymentView } from '../../protocol/deploy.ts';
 import { HiveError } from '../../protocol/errors.ts';
 import type { Bot, BotExit } from '../bots/bot.ts';
-import { type BotSpec, type Launch, launchIs, launchOf, relaunch } from '../bots/spec.ts';
-import type { BotSupervisor } from '../bots/supervisor.ts';
+import { type BotSpec, launchIs, launchOf, relaunch } from '../bots/spec.ts';
 import type { ConfigApplier } from '../config/manager.ts';
 import type { Config } from '../config/schema.ts';
 import type { DeployConfig } from '../config/schema-deploy.ts';
-import type { Clock } from '../core/clock.ts';
 import { TypedEmitter } from '../core/events.ts';
-import type { Logger } from '../logs/log-hub.ts';
-import type { JsonDocument } from '../store/json-document.ts';
 import type { AttemptEnd, DispatchObserver } from '../tasks/dispatcher.ts';
 import { type AnalysisResult, PoolWindow } from './analysis.ts';
+import type { DeployAuditAction, DeployDeps, DeployEvents, StartRequest } from './contract.ts';
 import { decide, gateReason, stagingDone } from './judge.ts';
 import {
-  type DeployDoc,
   type DeployRecord,
   finishedView,
   freshWindows,
   type LiveDeployment,
+  newRecord,
   targetWeight,
-  versionOf,
   viewOf,
 } from './record.ts';
 import { WeightedPools } from './weights.ts';
-
-/** The audit actions a deployment produces (protocol/audit.ts lists them; AUDIT.md documents them). */
-export type DeployAuditAction =
-  | 'deploy.started'
-  | 'deploy.step'
-  | 'deploy.verdict'
-  | 'deploy.paused'
-  | 'deploy.resumed'
-  | 'deploy.promoted'
-  | 'deploy.rolled_back'
-  | 'deploy.finished';
-
-export interface DeployAction {
-  action: DeployAuditAction;
-  actor: string;
-  kind: string;
-  id: string;
-  reason: string;
-  details: Record<string, unknown>;
-}
-
-export interface DeployEvents {
-  /** Every state, step, weight or verdict change. */
-  changed: DeploymentView;
-  /** Every action and verdict worth a line in the audit trail. */
-  action: DeployAction;
-}
-
-export interface StartRequest {
-  kind: string;
-  launch: Launch;
-  instances?: number;
-  strategy?: DeployStrategy;
-  steps?: number[];
-  version?: string;
-}
-
-/** What the deployment part uses of the rest of the daemon. */
-export interface DeployDeps {
-  clock: Clock;
-  log: Logger;
-  bots: BotSupervisor;
-  doc: JsonDocument<DeployDoc>;
-  /** The pool step of the scheduler (Scheduling.setPoolSelector). */
-  setPoolSelector(selector: WeightedPools): void;
-  /** Puts the tasks of these bots back in the queue (the dispatcher). */
-  requeueFrom(bots: ReadonlySet<string>, reason: string): Promise<number>;
-  /** A kind's spec as the config says it (no deployment applied), or undefined. */
-  configSpec(kind: string): BotSpec | undefined;
-  /** Why shifting is paused now (degradation: DEGRADED), or undefined. */
-  shiftPaused(): string | undefined;
-  /** Takes a backup before a promote (the recovery part). */
-  beforePromote(id: string): Promise<unknown>;
-}
 
 const DAEMON = 'daemon';
 
@@ -200,7 +142,13 @@ export class Deployments
     if (this.#live.has(request.kind))
       await this.abort(request.kind, 'superseded by a new deploy start', actor);
     return this.#run(async () => {
-      const rec = this.#newRecord(request, pool.instances, actor);
+      const rec = newRecord(request, {
+        config: this.#config,
+        doc: this.#deps.doc.data,
+        blueInstances: pool.instances,
+        actor,
+        now: this.#deps.clock.now(),
+      });
       this.#deps.doc.data.active[rec.kind] = rec;
       const live = this.#track(rec);
       await this.#save();
@@ -215,38 +163,6 @@ export class Deployments
       this.#changed(live);
       return this.#view(live);
     });
-  }
-
-  #newRecord(request: StartRequest, blueInstances: number, actor: string): DeployRecord {
-    const doc = this.#deps.doc.data;
-    const config = this.#config;
-    const own = config.kinds[request.kind];
-    const strategy = request.strategy ?? own?.strategy ?? config.strategy;
-    const steps =
-      strategy === 'bluegreen'
-        ? [config.bluegreenShare, 100]
-        : (request.steps ?? own?.steps ?? config.steps);
-    const now = this.#deps.clock.now();
-    doc.seq += 1;
-    return {
-      id: `${request.kind}-${doc.seq}`,
-      kind: request.kind,
-      strategy,
-      state: 'staging',
-      step: 0,
-      steps: [...steps],
-      launch: request.launch,
-      instances: request.instances ?? Math.max(1, blueInstances),
-      version: request.version ?? versionOf(request.launch),
-      blueVersion: doc.promoted[request.kind]?.version ?? 'config',
-      actor,
-      reason: `started by ${actor}`,
-      startedAt: now,
-      updatedAt: now,
-      stepStartedAt: now,
-      verdict: null,
-      analysisErrors: 0,
-    };
   }
 
   pause(kind: string, reason: string, actor: string): Promise<DeploymentView> {
@@ -328,13 +244,23 @@ export class Deployments
     );
   }
 
-  /** Active deployments, or the one of a kind (the last finished one when none is active). */
+  /**
+   * One deployment per kind: the one under way, else the kind's last
+   * finished one (how it ended stays visible); only `kind`'s when given.
+   */
   status(kind?: string): DeploymentView[] {
-    if (kind === undefined) return [...this.#live.values()].map((l) => this.#view(l));
-    const live = this.#live.get(kind);
-    if (live) return [this.#view(live)];
-    const last = this.#deps.doc.data.history.findLast((r) => r.kind === kind);
-    return last ? [finishedView(last)] : [];
+    const lastFinished = new Map<string, DeployRecord>();
+    for (const rec of this.#deps.doc.data.history) lastFinished.set(rec.kind, rec);
+    const kinds = new Set([...this.#live.keys(), ...lastFinished.keys()]);
+    const views: DeploymentView[] = [];
+    for (const k of [...kinds].sort()) {
+      if (kind !== undefined && k !== kind) continue;
+      const live = this.#live.get(k);
+      const last = lastFinished.get(k);
+      if (live) views.push(this.#view(live));
+      else if (last) views.push(finishedView(last));
+    }
+    return views;
   }
 
   history(kind?: string): DeploymentView[] {

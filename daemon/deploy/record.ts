@@ -8,7 +8,9 @@ import type {
 } from '../../protocol/deploy.ts';
 import type { Bot } from '../bots/bot.ts';
 import type { Launch } from '../bots/spec.ts';
+import type { DeployConfig } from '../config/schema-deploy.ts';
 import { PoolWindow, type Windows } from './analysis.ts';
+import type { StartRequest } from './contract.ts';
 
 /** The fields of the view a record keeps as they are. */
 type RecordedField =
@@ -66,6 +68,46 @@ export interface DeployDoc {
 }
 
 export const EMPTY_DEPLOY_DOC: DeployDoc = { seq: 0, active: {}, history: [], promoted: {} };
+
+/** A new deployment's record, in STAGING at step 0: strategy and steps from the request, else the kind's config, else the defaults. */
+export function newRecord(
+  request: StartRequest,
+  context: {
+    config: DeployConfig;
+    doc: DeployDoc;
+    blueInstances: number;
+    actor: string;
+    now: number;
+  },
+): DeployRecord {
+  const { config, doc, actor, now } = context;
+  const own = config.kinds[request.kind];
+  const strategy = request.strategy ?? own?.strategy ?? config.strategy;
+  const steps =
+    strategy === 'bluegreen'
+      ? [config.bluegreenShare, 100]
+      : (request.steps ?? own?.steps ?? config.steps);
+  doc.seq += 1;
+  return {
+    id: `${request.kind}-${doc.seq}`,
+    kind: request.kind,
+    strategy,
+    state: 'staging',
+    step: 0,
+    steps: [...steps],
+    launch: request.launch,
+    instances: request.instances ?? Math.max(1, context.blueInstances),
+    version: request.version ?? versionOf(request.launch),
+    blueVersion: doc.promoted[request.kind]?.version ?? 'config',
+    actor,
+    reason: `started by ${actor}`,
+    startedAt: now,
+    updatedAt: now,
+    stepStartedAt: now,
+    verdict: null,
+    analysisErrors: 0,
+  };
+}
 
 /** A version label for a launch: the script's name and a short hash of the whole launch. */
 export function versionOf(launch: Launch): string {

@@ -55,6 +55,11 @@ test('hive deploy start, status, pause, resume, abort, history and retry from th
   t.regex(aborted.stdout, /ROLLED_BACK/);
   const history = await hive('deploy', 'history', 'work');
   t.regex(history.stdout, /work-1\s+work\s+rolled_back\s+20%\s+v2/);
+  // With none under way, status shows how the kind's last one ended.
+  const ended = JSON.parse((await hive('deploy', 'status', '--json')).stdout) as {
+    deployments: DeploymentView[];
+  };
+  t.like(ended.deployments[0], { id: 'work-1', state: 'rolled_back', reason: 'changed my mind' });
   const none = await hive('deploy', 'abort', 'work', '--reason', 'x', '--json');
   t.is(JSON.parse(none.stdout).error.code, 'HIVE_DEPLOY_NOT_FOUND');
 
