@@ -42,6 +42,13 @@ test('hive deploy start, status, pause, resume, abort, history and retry from th
   const view = JSON.parse(json.stdout) as { deployments: DeploymentView[] };
   t.like(view.deployments[0], { kind: 'work', state: 'canary', steps: [20, 100] });
 
+  // A task's attempts name the pool and version that ran them.
+  const { id } = (await daemon.call('task.submit', { type: 'work', payload: {} })) as {
+    id: string;
+  };
+  await daemon.call('task.wait', { id, timeoutMs: 15_000 });
+  t.regex((await hive('task', 'get', id)).stdout, /work-g?\d \((blue config|green v2)\)/);
+
   t.is((await hive('deploy', 'pause', 'work', '--reason', 'look first')).code, 0);
   t.is((await waitDeploy(daemon, () => true)).state, 'paused');
   const again = await hive('deploy', 'pause', 'work', '--json');
