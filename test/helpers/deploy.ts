@@ -42,6 +42,8 @@ export function testConfig(
   kind: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return {
+    // A busy test machine must not turn hived DEGRADED on its own: that holds every shift.
+    degradation: { enabled: false },
     supervision: { tickMs: 50 },
     queue: { retry: { initialDelayMs: 10, maxDelayMs: 50 }, maxTaskAttempts: 5 },
     deploy: deployConfig(deploy),
