@@ -139,9 +139,10 @@ export class Deployments
     } catch (error) {
       throw new HiveError('HIVE_DEPLOY_INVALID', (error as Error).message);
     }
-    if (this.#live.has(request.kind))
-      await this.abort(request.kind, 'superseded by a new deploy start', actor);
     return this.#run(async () => {
+      // Behind any transition under way: a rollback already draining has ended by now.
+      const current = this.#live.get(request.kind);
+      if (current) await this.#rollBack(current, 'superseded by a new deploy start', actor);
       const rec = newRecord(request, {
         config: this.#config,
         doc: this.#deps.doc.data,
