@@ -1,16 +1,23 @@
 import test from 'ava';
 import type { DeploymentView } from '../../protocol/deploy.ts';
-import { type DaemonHandle, startDaemon, status, waitForReadyBots } from '../helpers/daemon.ts';
+import {
+  type DaemonHandle,
+  startDaemon,
+  status,
+  tempDir,
+  waitForReadyBots,
+} from '../helpers/daemon.ts';
 import {
   allFinal,
   completions,
+  type ReleasedAttempt,
   startV2,
   steadyLoad,
   testConfig,
   versionServing,
   waitDeploy,
 } from '../helpers/deploy.ts';
-import { alive, waitGone } from '../helpers/fleet.ts';
+import { alive, gate, submit, waitGone } from '../helpers/fleet.ts';
 
 /** Kills hived with SIGKILL once the deployment is in `state`; returns the pids of its green bots. */
 async function killAt(daemon: DaemonHandle, state: DeploymentView['state']): Promise<number[]> {
@@ -107,4 +114,36 @@ test('kill -9 with deploy.onRestart revert: the restart rolls back; only blue ru
   const s = await waitForReadyBots(second, 2, 'work');
   t.deepEqual(greenNames(s), []);
   t.is(await versionServing(second), 'v1');
+});
+
+test('kill -9 while a rollback drains green: the restart finishes it; the held tasks end done once, on blue', async (t) => {
+  const dir = tempDir(t);
+  const first = await startDaemon(t, {
+    config: testConfig({ steps: [50, 100], minStepDurationMs: 60_000, drainTimeoutMs: 60_000 }),
+  });
+  await waitForReadyBots(first, 2, 'work');
+  await startV2(first);
+  await waitDeploy(first, (v) => v.state === 'canary');
+  const hold = gate(dir);
+  const ids: string[] = [];
+  for (let i = 0; i < 12; i++)
+    ids.push(
+      ((await submit(first, 'work', { payload: { gate: hold.path, i } })) as { id: string }).id,
+    );
+  await waitDeploy(first, (v) => (v.green.dispatched ?? 0) >= 3, { what: 'tasks on green' });
+  void first.call('deploy.abort', { kind: 'work', reason: 'test' }).catch(() => {});
+  const oldGreen = await killAt(first, 'rolled_back');
+  await waitGone(oldGreen, 10_000);
+  const second = await startDaemon(t, { stateDir: first.stateDir });
+  const view = await waitDeploy(second, (v) => v.finishedAt !== undefined);
+  t.is(view.state, 'rolled_back');
+  t.regex(view.reason, /finished after a daemon restart/);
+  hold.open();
+  const tasks = await allFinal(second, ids);
+  for (const task of tasks) {
+    t.is(task.state, 'done');
+    t.is(completions(task), 1);
+    t.not((task.history.at(-1) as ReleasedAttempt).release?.pool, 'green');
+  }
+  t.deepEqual(greenNames(await status(second)), []);
 });
