@@ -82,6 +82,9 @@ export interface Launch {
   env: Record<string, string>;
   /** Absolute; default: the kind's working directory. */
   cwd?: string;
+  /** Limits that replace the kind's (a new version may need more or less). */
+  concurrency?: number;
+  memoryLimitMb?: number;
 }
 
 /** The launch fields of a spec, as plain JSON (to remember what a config said). */
@@ -95,11 +98,19 @@ export function launchIs(spec: BotSpec, recorded: Record<string, unknown>): bool
 }
 
 /**
- * A kind's spec with another launch (a deployment's green version): limits,
- * timeouts and task types stay the kind's; the environment is the kind's
- * plus the launch's. Throws HIVE_CONFIG_INVALID for a command that cannot run.
+ * A kind's spec with another launch (a deployment's green version):
+ * timeouts and task types stay the kind's, limits unless the launch sets
+ * them; the environment is the kind's plus the launch's. Throws HIVE_CONFIG_INVALID for a command that cannot run.
  */
-export function relaunch(spec: BotSpec, launch: Launch): BotSpec {
+export function relaunch(kindSpec: BotSpec, launch: Launch): BotSpec {
+  const spec: BotSpec = {
+    ...kindSpec,
+    concurrency: launch.concurrency ?? kindSpec.concurrency,
+    memoryLimitBytes:
+      launch.memoryLimitMb === undefined
+        ? kindSpec.memoryLimitBytes
+        : launch.memoryLimitMb * 1024 * 1024,
+  };
   const cwd = launch.cwd ?? spec.cwd;
   const env = { ...spec.env, ...launch.env };
   if (NODE_SCRIPT.test(launch.command)) {

@@ -30,6 +30,8 @@ export function registerDeployCommands(router: CommandRouter, deployments: Deplo
         .refine(isAbsolute, 'cwd must be an absolute path (the client resolves it)')
         .optional(),
       instances: z.number().int().min(1).max(1000).optional(),
+      concurrency: z.number().int().min(1).max(10_000).optional(),
+      memoryLimitMb: z.number().int().min(1).optional(),
       strategy: z.enum(DEPLOY_STRATEGIES).optional(),
       steps: steps.optional(),
       version: z.string().trim().min(1).max(100).optional(),
@@ -43,6 +45,8 @@ export function registerDeployCommands(router: CommandRouter, deployments: Deplo
             args: a.args,
             env: a.env,
             ...(a.cwd === undefined ? {} : { cwd: a.cwd }),
+            ...(a.concurrency === undefined ? {} : { concurrency: a.concurrency }),
+            ...(a.memoryLimitMb === undefined ? {} : { memoryLimitMb: a.memoryLimitMb }),
           },
           ...(a.instances === undefined ? {} : { instances: a.instances }),
           ...(a.strategy === undefined ? {} : { strategy: a.strategy }),

@@ -29,12 +29,24 @@ test('hive deploy start, status, pause, resume, abort, history and retry from th
     '20,100',
     '--version',
     'v2',
+    '--concurrency',
+    '2',
   );
   t.is(started.code, 0, started.stderr);
   t.regex(started.stdout, /state:\s+STAGING/);
   t.regex(started.stdout, /\[20\] → 100/);
   await waitDeploy(daemon, (v) => v.state === 'canary');
 
+  // The new version's own limit; blue keeps the kind's.
+  const { bots } = (await daemon.call('status')) as {
+    bots: { name: string; concurrency: number }[];
+  };
+  t.deepEqual(bots.map((b) => `${b.name}:${b.concurrency}`).sort(), [
+    'work-0:4',
+    'work-1:4',
+    'work-g0:2',
+    'work-g1:2',
+  ]);
   const shown = await hive('deploy', 'status', 'work');
   t.regex(shown.stdout, /state:\s+CANARY/);
   t.regex(shown.stdout, /green\s+v2\s+work-g0,work-g1/);
