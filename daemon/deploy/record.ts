@@ -165,7 +165,9 @@ function recorded(rec: DeployRecord): Pick<DeploymentView, RecordedField> {
 
 /** The current target weight (percent) of a record. */
 export function targetWeight(rec: DeployRecord): number {
-  if (rec.state === 'staging' || rec.state === 'rolled_back') return 0;
+  const staging =
+    rec.state === 'staging' || (rec.state === 'paused' && rec.pausedFrom === 'staging');
+  if (staging || rec.state === 'rolled_back') return 0;
   if (rec.state === 'promoted') return 100;
   return rec.steps[rec.step] ?? 0;
 }

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { DeploySchema } from '../../daemon/config/schema-deploy.ts';
 import { analyse, PoolWindow } from '../../daemon/deploy/analysis.ts';
+import { type DeployRecord, targetWeight } from '../../daemon/deploy/record.ts';
 import { WeightedPools } from '../../daemon/deploy/weights.ts';
 import type { SchedBot, SchedTask } from '../../daemon/scheduler/scheduler.ts';
 
@@ -115,4 +116,19 @@ test('weighted pools: a task that failed on green goes to blue', (t) => {
   const both = [bot('work-0', 'blue'), bot('work-g0', 'green')];
   t.is(pools.select(failed, both)[0]?.name, 'work-0');
   t.is(pools.select(task(), both)[0]?.name, 'work-g0');
+});
+
+test('target weight: 0 in STAGING and in a pause taken there, the step weight in a later pause', (t) => {
+  const rec = (state: DeployRecord['state'], pausedFrom?: DeployRecord['state']) =>
+    ({
+      state,
+      step: 1,
+      steps: [10, 50, 100],
+      ...(pausedFrom ? { pausedFrom } : {}),
+    }) as DeployRecord;
+  t.is(targetWeight(rec('staging')), 0);
+  t.is(targetWeight(rec('paused', 'staging')), 0);
+  t.is(targetWeight(rec('paused', 'shifting')), 50);
+  t.is(targetWeight(rec('promoted')), 100);
+  t.is(targetWeight(rec('rolled_back')), 0);
 });
