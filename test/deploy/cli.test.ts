@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import test from 'ava';
 import type { DeploymentView } from '../../protocol/deploy.ts';
-import { ROOT, runHive, startDaemon, waitForReadyBots } from '../helpers/daemon.ts';
+import { ROOT, runHive, startDaemon, waitFor, waitForReadyBots } from '../helpers/daemon.ts';
 import { testConfig, VERSIONED, waitDeploy } from '../helpers/deploy.ts';
 
 test('hive deploy start, status, pause, resume, abort, history and retry from the command line', async (t) => {
@@ -84,4 +84,38 @@ test('hive deploy start, status, pause, resume, abort, history and retry from th
 
   const retried = await hive('deploy', 'retry', 'work', '--json');
   t.like(JSON.parse(retried.stdout), { id: 'work-2', state: 'staging', steps: [20, 100] });
+});
+
+test('deploy.status follow: the current view, then every state change as it happens', async (t) => {
+  const daemon = await startDaemon(t, { config: testConfig({ minStepDurationMs: 60_000 }) });
+  await waitForReadyBots(daemon, 2, 'work');
+  const connection = await daemon.connect();
+  t.teardown(() => connection.close());
+  const states: string[] = [];
+  let frames = 0;
+  const following = connection.request(
+    'deploy.status',
+    { kind: 'work', follow: true },
+    {
+      onEvent: (event) => {
+        frames += 1;
+        for (const view of (event as { deployments: DeploymentView[] }).deployments)
+          states.push(view.state);
+      },
+    },
+  );
+  // The first frame (no deployment yet) says the follow is in place.
+  await waitFor(() => frames > 0, { what: 'the first frame' });
+  t.deepEqual(states, []);
+  await daemon.call('deploy.start', {
+    kind: 'work',
+    command: VERSIONED,
+    env: { HIVE_FIXTURE_VERSION: 'v2' },
+  });
+  await waitFor(() => states.includes('canary'), { what: 'canary in the followed views' });
+  await daemon.call('deploy.abort', { kind: 'work', reason: 'seen enough' });
+  await waitFor(() => states.includes('rolled_back'), { what: 'the rollback followed' });
+  t.is(states[0], 'staging');
+  connection.cancel();
+  await following.catch(() => {});
 });
