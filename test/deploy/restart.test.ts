@@ -10,6 +10,7 @@ import {
 import {
   allFinal,
   completions,
+  heldTasksOnGreen,
   type ReleasedAttempt,
   startV2,
   steadyLoad,
@@ -17,7 +18,7 @@ import {
   versionServing,
   waitDeploy,
 } from '../helpers/deploy.ts';
-import { alive, gate, submit, waitGone } from '../helpers/fleet.ts';
+import { alive, waitGone } from '../helpers/fleet.ts';
 
 /** Kills hived with SIGKILL once the deployment is in `state`; returns the pids of its green bots. */
 async function killAt(daemon: DaemonHandle, state: DeploymentView['state']): Promise<number[]> {
@@ -123,14 +124,7 @@ test('kill -9 while a rollback drains green: the restart finishes it; the held t
   });
   await waitForReadyBots(first, 2, 'work');
   await startV2(first);
-  await waitDeploy(first, (v) => v.state === 'canary');
-  const hold = gate(dir);
-  const ids: string[] = [];
-  for (let i = 0; i < 12; i++)
-    ids.push(
-      ((await submit(first, 'work', { payload: { gate: hold.path, i } })) as { id: string }).id,
-    );
-  await waitDeploy(first, (v) => (v.green.dispatched ?? 0) >= 3, { what: 'tasks on green' });
+  const { ids, release } = await heldTasksOnGreen(first, dir);
   void first.call('deploy.abort', { kind: 'work', reason: 'test' }).catch(() => {});
   const oldGreen = await killAt(first, 'rolled_back');
   await waitGone(oldGreen, 10_000);
@@ -138,7 +132,7 @@ test('kill -9 while a rollback drains green: the restart finishes it; the held t
   const view = await waitDeploy(second, (v) => v.finishedAt !== undefined);
   t.is(view.state, 'rolled_back');
   t.regex(view.reason, /finished after a daemon restart/);
-  hold.open();
+  release();
   const tasks = await allFinal(second, ids);
   for (const task of tasks) {
     t.is(task.state, 'done');

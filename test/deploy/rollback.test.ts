@@ -1,16 +1,17 @@
 import { join } from 'node:path';
 import test from 'ava';
-import { startDaemon, status, tempDir, waitFor, waitForReadyBots } from '../helpers/daemon.ts';
+import { startDaemon, status, tempDir, waitForReadyBots } from '../helpers/daemon.ts';
 import {
   allFinal,
   completions,
+  heldTasksOnGreen,
   type ReleasedAttempt,
   startV2,
   steadyLoad,
   testConfig,
   waitDeploy,
 } from '../helpers/deploy.ts';
-import { gate, readLog } from '../helpers/fleet.ts';
+import { readLog } from '../helpers/fleet.ts';
 
 test('a v2 that fails 30% of its tasks is rolled back at the first step with enough samples; no task ends failed', async (t) => {
   const daemon = await startDaemon(t, { config: testConfig() });
@@ -105,28 +106,12 @@ test('abort with tasks running on green: green drains, the rest go to blue, all 
   });
   await waitForReadyBots(daemon, 2, 'work');
   await startV2(daemon);
-  await waitDeploy(daemon, (v) => v.state === 'canary', { what: 'the canary step' });
-  const hold = gate(dir);
-  const ids: string[] = [];
-  for (let i = 0; i < 12; i++) {
-    const answer = (await daemon.call('task.submit', {
-      type: 'work',
-      payload: { gate: hold.path, i },
-    })) as { id: string };
-    ids.push(answer.id);
-  }
-  await waitFor(
-    async () => {
-      const view = await waitDeploy(daemon, () => true);
-      return view.green.bots.length > 0 && (view.green.dispatched ?? 0) >= 4;
-    },
-    { what: 'tasks running on green' },
-  );
+  const { ids, release } = await heldTasksOnGreen(daemon, dir, { onGreen: 4 });
   const aborting = daemon.call('deploy.abort', { kind: 'work', reason: 'test abort' });
   // Green's drain time passes with its tasks still held: they go back to the queue.
   const ended = (await aborting) as { state: string; reason: string };
   t.is(ended.state, 'rolled_back');
-  hold.open();
+  release();
   const tasks = await allFinal(daemon, ids);
   for (const task of tasks) {
     t.is(task.state, 'done');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Connection } from '../../client/connection.ts';
 import type { DeploymentView } from '../../protocol/deploy.ts';
 import { type DaemonHandle, FIXTURES, fixtureBot, status, waitFor } from './daemon.ts';
-import { getTask, type TaskView } from './fleet.ts';
+import { gate, getTask, type TaskView } from './fleet.ts';
 
 export const VERSIONED = join(FIXTURES, 'versioned.ts');
 
@@ -147,6 +147,31 @@ export async function allFinal(
 /** Attempt outcomes that count as "ran to completion" (a done result). */
 export function completions(task: TaskView): number {
   return task.history.filter((a) => a.outcome === 'done').length;
+}
+
+/**
+ * With a deployment in its canary step: submits `count` tasks that wait for
+ * a gate file and returns once green holds at least `onGreen` of them.
+ */
+export async function heldTasksOnGreen(
+  daemon: DaemonHandle,
+  dir: string,
+  { count = 12, onGreen = 3 } = {},
+): Promise<{ ids: string[]; release(): void }> {
+  await waitDeploy(daemon, (v) => v.state === 'canary', { what: 'the canary step' });
+  const hold = gate(dir);
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const answer = (await daemon.call('task.submit', {
+      type: 'work',
+      payload: { gate: hold.path, i },
+    })) as { id: string };
+    ids.push(answer.id);
+  }
+  await waitDeploy(daemon, (v) => (v.green.dispatched ?? 0) >= onGreen, {
+    what: `${onGreen} tasks on green`,
+  });
+  return { ids, release: hold.open };
 }
 
 /** Runs one `work` task to its end; the version that answered it. */
