@@ -74,7 +74,12 @@ test('every control command is in the trail with who sent it, mutating ones befo
     'msg.dead': {},
     'msg.stats': {},
     'sched.stats': {},
-    'deploy.start': { kind: 'echo', command: resolvePath('bots', 'echo.ts'), env: { V: '2' } },
+    // A bot's environment is kept by name only: the value under a plain name is a secret here.
+    'deploy.start': {
+      kind: 'echo',
+      command: resolvePath('bots', 'echo.ts'),
+      env: { DB_URL: `postgres://app:${PASSWORD}@db/app` },
+    },
     'deploy.status': {},
     'deploy.pause': { kind: 'echo', reason: 'the audit test holds it' },
     'deploy.resume': { kind: 'echo' },
