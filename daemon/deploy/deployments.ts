@@ -9,6 +9,7 @@ import { TypedEmitter } from '../core/events.ts';
 import type { AttemptEnd, DispatchObserver } from '../tasks/dispatcher.ts';
 import { type AnalysisResult, PoolWindow } from './analysis.ts';
 import type { DeployAuditAction, DeployDeps, DeployEvents, StartRequest } from './contract.ts';
+import { drainGreen, startGreen } from './green.ts';
 import { decide, gateReason, stagingDone } from './judge.ts';
 import {
   type DeployRecord,
@@ -510,23 +511,9 @@ export class Deployments
       'deploy.rolled_back',
       actor,
     );
-    await this.#drainGreen(live, reason);
+    await drainGreen(this.#deps, rec, { timeoutMs: this.#config.drainTimeoutMs, reason });
     await this.#finish(rec, 'rolled_back', rec.reason, live);
     this.#action(rec, 'deploy.finished', actor, rec.reason, { state: 'rolled_back' });
-  }
-
-  /** Green's running tasks get drainTimeoutMs; the rest goes back to the queue; then green stops. */
-  async #drainGreen(live: LiveDeployment, reason: string): Promise<void> {
-    const kind = live.rec.kind;
-    const deadline = this.#deps.clock.now() + this.#config.drainTimeoutMs;
-    const busy = () => this.#deps.bots.greenBots(kind).some((b) => b.inflight.size > 0);
-    while (busy() && this.#deps.clock.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    const names = new Set(this.#deps.bots.greenBots(kind).map((b) => b.name));
-    const requeued = await this.#deps.requeueFrom(names, `deployment rolled back: ${reason}`);
-    if (requeued > 0)
-      this.#deps.log.info(`${live.rec.id}: ${requeued} tasks of green went back to the queue`);
-    await this.#deps.bots.stopGreen(kind, `deployment ${live.rec.id} rolled back`);
   }
 
   /** Ends a deployment: out of `active` into the history (persisted), routing back to normal. */
@@ -584,17 +571,9 @@ export class Deployments
   }
 
   async #startGreen(live: LiveDeployment): Promise<void> {
-    const { rec } = live;
-    const spec = this.#deps.configSpec(rec.kind);
-    if (!spec) throw new HiveError('HIVE_BOT_KIND_NOT_FOUND', `no bot kind named ${rec.kind}`);
     live.greenStartedAt = this.#deps.clock.now();
     live.greenReadyAt = null;
-    const bots = await this.#deps.bots.startGreen(
-      rec.kind,
-      relaunch(spec, rec.launch),
-      rec.instances,
-    );
-    for (const bot of bots) bot.release = { pool: 'green', version: rec.version };
+    await startGreen(this.#deps, live.rec);
     this.#route(live);
   }
 
