@@ -10,7 +10,13 @@ import { DAEMON_ACTOR } from './audit/audit.ts';
 import { registerAuditCommands } from './audit/commands.ts';
 import { auditInterceptor } from './audit/interceptor.ts';
 import { createAudit } from './audit/setup.ts';
-import { auditBots, auditConfig, auditRecovery, auditTasks } from './audit/subscriptions.ts';
+import {
+  auditBots,
+  auditConfig,
+  auditDeployments,
+  auditRecovery,
+  auditTasks,
+} from './audit/subscriptions.ts';
 import { registerBotCommands } from './bots/commands.ts';
 import { createSpawner, resolveSpecs } from './bots/spec.ts';
 import { BotSupervisor, EMPTY_REGISTRY, type RegistryDoc } from './bots/supervisor.ts';
@@ -32,6 +38,9 @@ import {
 import { registerModeCommands } from './degradation/commands.ts';
 import { Degradation, EMPTY_MODE_DOC, type ModeDoc } from './degradation/degradation.ts';
 import { SystemSampler } from './degradation/sampler.ts';
+import { registerDeployCommands } from './deploy/commands.ts';
+import { Deployments } from './deploy/deployments.ts';
+import { type DeployDoc, EMPTY_DEPLOY_DOC } from './deploy/record.ts';
 import { registerHealthCommands } from './health/commands.ts';
 import { ControlServer } from './ipc/control-server.ts';
 import { CommandRouter } from './ipc/router.ts';
@@ -164,6 +173,15 @@ async function openState(ground: Ground, env: NodeJS.ProcessEnv) {
     describe: (m) =>
       m.manual ? `mode ${m.manual.mode} held by ${m.manual.actor}` : 'automatic mode',
   });
+  const deployDoc = new JsonDocument<DeployDoc>(
+    join(paths.dbDir, 'deployments.json'),
+    structuredClone(EMPTY_DEPLOY_DOC),
+  );
+  await startup.loadDocument(deployDoc, {
+    reset: () => structuredClone(EMPTY_DEPLOY_DOC),
+    describe: (d) =>
+      `${Object.keys(d.active).length} deployments under way, ${Object.keys(d.promoted).length} promoted kinds`,
+  });
   const marker = new ShutdownMarker(paths.runDir, meta);
   const start = await marker.begin(startup.metaLost ? { metaLost: startup.metaLost } : {});
   const metrics = openMetrics(config, logs);
@@ -228,6 +246,7 @@ async function openState(ground: Ground, env: NodeJS.ProcessEnv) {
     startup,
     registry,
     modeDoc,
+    deployDoc,
     start,
     audit,
     queue,
@@ -331,6 +350,25 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
     { ...state.recoveryDeps, live: { queue, registry, bots, dispatcher } },
   );
   auditRecovery(audit, recovery);
+  const deployments = new Deployments(config.deploy, {
+    clock,
+    log: logs.part('migration'),
+    bots,
+    doc: state.deployDoc,
+    setPoolSelector: (selector) => scheduling.setPoolSelector(selector),
+    requeueFrom: (names, reason) => dispatcher.requeueFrom(names, reason),
+    configSpec: (kind) => {
+      try {
+        return bots.specsOf(configManager.current).get(kind)?.spec;
+      } catch {
+        return undefined;
+      }
+    },
+    shiftPaused: () => degradation.pausedReason('deployShift'),
+    beforePromote: (id) => recovery.beforePromote(id),
+  });
+  dispatcher.observe(deployments);
+  auditDeployments(audit, deployments);
   const loop = new SupervisionLoop({
     clock,
     config: config.supervision,
@@ -363,6 +401,7 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
     taskEvents,
     degradation,
     scheduling,
+    deployments,
     ...messaging,
     ...observers,
   };
@@ -447,6 +486,7 @@ function buildRouter(
     kindOf: (bot) => bots.find(bot)?.kind,
   });
   registerSchedulerCommands(router, parts.scheduling);
+  registerDeployCommands(router, parts.deployments);
   return router;
 }
 
@@ -474,6 +514,7 @@ function registerAppliers(
     parts.web,
     parts.messenger,
     parts.scheduling,
+    parts.deployments,
   ])
     configManager.register(applier);
   configManager.register(readAtUse('metrics', ['metrics.enabled']));
@@ -534,6 +575,8 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
       notifier.stopping(`stopping: ${reason}`);
       await runSteps(log, [
         ['stop config reloads', () => configManager.close()],
+        // Deployments stay in their document and resume at the next start.
+        ['stop deployment analyses', async () => parts.deployments.close()],
         ['stop http', () => web.close()],
         ['finish backup work', () => recovery.close()],
         [
@@ -598,6 +641,7 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
   registerAppliers(ground, state, queue, parts, server);
 
   bots.configure(specs);
+  await parts.deployments.start();
   degradation.start();
   scheduling.restoreLimits();
   scheduling.start();
