@@ -6,7 +6,7 @@
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
  *                  throughput, submit, config, recovery, audit, degradation,
- *                  messaging, scheduler, web (default: all)
+ *                  messaging, scheduler, deploy, web (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { type AuditBenchResult, benchAudit } from './audit.ts';
 import { benchConfigReload, type ConfigReloadResult } from './config-reload.ts';
 import { benchDegradation, type DegradationBenchResult } from './degradation.ts';
+import { benchDeploy, type DeployBenchResult } from './deploy.ts';
 import {
   type Daemon,
   exitOf,
@@ -70,6 +71,7 @@ const ALL = [
   'degradation',
   'messaging',
   'scheduler',
+  'deploy',
   'web',
 ] as const;
 type BenchName = (typeof ALL)[number];
@@ -132,6 +134,7 @@ interface Results {
   degradation?: DegradationBenchResult;
   messaging?: MessagingBenchResult;
   scheduler?: SchedulerBenchResult;
+  deploy?: DeployBenchResult;
   web?: WebBenchResult;
 }
 
@@ -322,6 +325,13 @@ async function phaseMessaging(results: Results): Promise<void> {
   });
 }
 
+async function phaseDeploy(results: Results): Promise<void> {
+  if (!selected.has('deploy')) return;
+  await phase('deploy', async () => {
+    results.deploy = await benchDeploy({ baselineSeconds: 5, stepSeconds: 4, log });
+  });
+}
+
 async function phaseScheduler(results: Results): Promise<void> {
   if (!selected.has('scheduler')) return;
   await phase('scheduler', async () => {
@@ -363,6 +373,7 @@ function rows(results: Results): Row[] {
     degradation,
     messaging,
     scheduler,
+    deploy,
   } = results;
   if (status) {
     const limit = status.nodeBaselineMs.median * 1.5;
@@ -546,6 +557,7 @@ function rows(results: Results): Row[] {
   if (degradation) out.push(...degradationRows(degradation));
   if (messaging) out.push(...messagingRows(messaging));
   if (scheduler) out.push(...schedulerRows(scheduler));
+  if (deploy) out.push(...deployRows(deploy));
   if (results.web) out.push(...webRows(results.web));
   return out;
 }
@@ -585,6 +597,41 @@ function degradationRows(d: DegradationBenchResult): Row[] {
       target: { op: '<=', value: 20, text: '≤ 20 ms' },
     },
     { metric: '11. /metrics render, 50 bots, median', value: d.render.ms.median, unit: 'ms' },
+  ];
+}
+
+function deployRows(d: DeployBenchResult): Row[] {
+  const worst = Math.max(...d.steps.map((s) => s.dipPercent));
+  return [
+    {
+      metric: `12. throughput dip during a shift step, worst of ${d.steps.length} (${d.ratePerSecond}/s offered, 4 bots)`,
+      value: worst,
+      unit: '%',
+      target: { op: '<=', value: 10, text: '≤ 10 %' },
+    },
+    ...d.steps.map((s) => ({
+      metric: `12. completions/s at ${s.weight}% green (${s.seconds} s)`,
+      value: s.perSecond,
+      unit: 'tasks/s',
+      peers: [{ name: 'baseline', value: d.baselinePerSecond }],
+    })),
+    {
+      metric: `12. tasks failed or lost of ${d.submitted.toLocaleString('en-US')} during the deployment`,
+      value: d.failedOrLost,
+      unit: 'tasks',
+      target: { op: '<=', value: 0, text: '0' },
+    },
+    {
+      metric: '12. abort → every new task on blue (last green lease after the request)',
+      value: d.abort.toBlueMs,
+      unit: 'ms',
+      target: { op: '<=', value: 1000, text: '≤ 1 s' },
+    },
+    {
+      metric: '12. abort command incl. green drain and stop',
+      value: d.abort.commandMs,
+      unit: 'ms',
+    },
   ];
 }
 
@@ -845,6 +892,7 @@ async function main(): Promise<number> {
     phaseDegradation,
     phaseMessaging,
     phaseScheduler,
+    phaseDeploy,
     phaseWeb,
   ]) {
     try {

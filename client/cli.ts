@@ -30,6 +30,7 @@ export const COMMAND_MODULES = {
   config: async () => (await import('./commands/config.ts')).configCommands,
   backup: async () => (await import('./commands/backup.ts')).backupCommands,
   health: async () => (await import('./commands/health.ts')).healthCommands,
+  deploy: async () => (await import('./commands/deploy.ts')).deployCommands,
   web: async () => (await import('./commands/web.ts')).webCommands,
 } satisfies Record<string, () => Promise<CliCommand[]>>;
 
@@ -52,6 +53,7 @@ export const MODULE_OF_FIRST_WORD: Record<string, keyof typeof COMMAND_MODULES> 
   health: 'health',
   alerts: 'health',
   top: 'health',
+  deploy: 'deploy',
   web: 'web',
 };
 

@@ -10,7 +10,13 @@ import { DAEMON_ACTOR } from './audit/audit.ts';
 import { registerAuditCommands } from './audit/commands.ts';
 import { auditInterceptor } from './audit/interceptor.ts';
 import { createAudit } from './audit/setup.ts';
-import { auditBots, auditConfig, auditRecovery, auditTasks } from './audit/subscriptions.ts';
+import {
+  auditBots,
+  auditConfig,
+  auditDeployments,
+  auditRecovery,
+  auditTasks,
+} from './audit/subscriptions.ts';
 import { registerBotCommands } from './bots/commands.ts';
 import { createSpawner, resolveSpecs } from './bots/spec.ts';
 import { BotSupervisor, EMPTY_REGISTRY, type RegistryDoc } from './bots/supervisor.ts';
@@ -30,9 +36,13 @@ import {
   runSteps,
 } from './daemon-base.ts';
 import { mountDashboard } from './dashboard/dashboard.ts';
+import { commandSource } from './dashboard/sources.ts';
 import { registerModeCommands } from './degradation/commands.ts';
 import { Degradation, EMPTY_MODE_DOC, type ModeDoc } from './degradation/degradation.ts';
 import { SystemSampler } from './degradation/sampler.ts';
+import { registerDeployCommands } from './deploy/commands.ts';
+import { Deployments } from './deploy/deployments.ts';
+import { type DeployDoc, EMPTY_DEPLOY_DOC } from './deploy/record.ts';
 import { registerHealthCommands } from './health/commands.ts';
 import { ControlServer } from './ipc/control-server.ts';
 import { CommandRouter } from './ipc/router.ts';
@@ -166,6 +176,15 @@ async function openState(ground: Ground, env: NodeJS.ProcessEnv) {
     describe: (m) =>
       m.manual ? `mode ${m.manual.mode} held by ${m.manual.actor}` : 'automatic mode',
   });
+  const deployDoc = new JsonDocument<DeployDoc>(
+    join(paths.dbDir, 'deployments.json'),
+    structuredClone(EMPTY_DEPLOY_DOC),
+  );
+  await startup.loadDocument(deployDoc, {
+    reset: () => structuredClone(EMPTY_DEPLOY_DOC),
+    describe: (d) =>
+      `${Object.keys(d.active).length} deployments under way, ${Object.keys(d.promoted).length} promoted kinds`,
+  });
   const marker = new ShutdownMarker(paths.runDir, meta);
   const start = await marker.begin(startup.metaLost ? { metaLost: startup.metaLost } : {});
   const metrics = openMetrics(config, logs);
@@ -230,6 +249,7 @@ async function openState(ground: Ground, env: NodeJS.ProcessEnv) {
     startup,
     registry,
     modeDoc,
+    deployDoc,
     start,
     audit,
     queue,
@@ -333,6 +353,25 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
     { ...state.recoveryDeps, live: { queue, registry, bots, dispatcher } },
   );
   auditRecovery(audit, recovery);
+  const deployments = new Deployments(config.deploy, {
+    clock,
+    log: logs.part('migration'),
+    bots,
+    doc: state.deployDoc,
+    setPoolSelector: (selector) => scheduling.setPoolSelector(selector),
+    requeueFrom: (names, reason) => dispatcher.requeueFrom(names, reason),
+    configSpec: (kind) => {
+      try {
+        return bots.specsOf(configManager.current).get(kind)?.spec;
+      } catch {
+        return undefined;
+      }
+    },
+    shiftPaused: () => degradation.pausedReason('deployShift'),
+    beforePromote: (id) => recovery.beforePromote(id),
+  });
+  dispatcher.observe(deployments);
+  auditDeployments(audit, deployments);
   const loop = new SupervisionLoop({
     clock,
     config: config.supervision,
@@ -365,6 +404,7 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
     taskEvents,
     degradation,
     scheduling,
+    deployments,
     ...messaging,
     ...observers,
   };
@@ -449,6 +489,7 @@ function buildRouter(
     kindOf: (bot) => bots.find(bot)?.kind,
   });
   registerSchedulerCommands(router, parts.scheduling);
+  registerDeployCommands(router, parts.deployments);
   return router;
 }
 
@@ -476,6 +517,7 @@ function registerAppliers(
     parts.web,
     parts.messenger,
     parts.scheduling,
+    parts.deployments,
   ])
     configManager.register(applier);
   configManager.register(readAtUse('metrics', ['metrics.enabled']));
@@ -530,8 +572,13 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
         },
       )
     : undefined;
-  // Issue 8 (deployments) plugs in here, one line:
-  // dashboard?.add(commandSource(router, { name: 'deployments', cmd: 'deploy.status', subscribe: (poke) => deploy.on('changed', poke) }));
+  dashboard?.add(
+    commandSource(router, {
+      name: 'deployments',
+      cmd: 'deploy.status',
+      subscribe: (poke) => parts.deployments.on('changed', poke),
+    }),
+  );
   const server = new ControlServer(
     { socketPath: paths.socket, runDir: paths.runDir, ...config.ipc },
     { router, log: logs.part('ipc') },
@@ -550,6 +597,8 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
       notifier.stopping(`stopping: ${reason}`);
       await runSteps(log, [
         ['stop config reloads', () => configManager.close()],
+        // Deployments stay in their document and resume at the next start.
+        ['stop deployment analyses', async () => parts.deployments.close()],
         [
           'stop http',
           () => {
@@ -620,6 +669,7 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
   registerAppliers(ground, state, queue, parts, server);
 
   bots.configure(specs);
+  await parts.deployments.start();
   degradation.start();
   scheduling.restoreLimits();
   scheduling.start();

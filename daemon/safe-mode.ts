@@ -62,7 +62,7 @@ export async function serveSafeMode(
     new HiveError('HIVE_RECOVERY_SAFE_MODE', `${explain} (${name})`);
   const router = new CommandRouter({
     unknown: (name) =>
-      /^(task|bots|config|mode|health|alerts|msg|sched)\.|^top$/.test(name)
+      /^(task|bots|config|mode|health|alerts|msg|sched|deploy)\.|^top$/.test(name)
         ? refused(name)
         : undefined,
   });

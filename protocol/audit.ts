@@ -65,7 +65,29 @@ export const AUDIT_ACTIONS = {
     summary: 'a health alert fired (critical for a critical rule)',
   },
   'alert.resolved': { severity: 'info', summary: 'a firing health alert resolved' },
+  'deploy.started': { severity: 'info', summary: "a deployment's green pool was started" },
   'deploy.step': { severity: 'info', summary: 'a deployment moved to its next step' },
+  'deploy.verdict': {
+    severity: 'info',
+    summary: "a deployment step's analysis gave a verdict (PASS, FAIL, INCONCLUSIVE, ERROR)",
+  },
+  'deploy.paused': {
+    severity: 'info',
+    summary: 'a deployment was paused (by hand or past maxHold)',
+  },
+  'deploy.resumed': {
+    severity: 'info',
+    summary: 'a deployment resumed (by hand, or after a daemon restart)',
+  },
+  'deploy.promoted': { severity: 'info', summary: 'a deployment was promoted (bake begins)' },
+  'deploy.rolled_back': {
+    severity: 'warning',
+    summary: 'a deployment was rolled back (by hand, a failed analysis or a gate)',
+  },
+  'deploy.finished': {
+    severity: 'info',
+    summary: 'a deployment ended: green runs the kind, or green is stopped',
+  },
   'audit.sink_broken': {
     severity: 'critical',
     summary: 'the trail could not be written; entries wait in memory',

@@ -63,6 +63,9 @@ export const ERROR_CODES = {
     'hived is DEGRADED and refused a low-priority submission to shed load; retry after details.retryAfterMs.',
   HIVE_MODE_PAUSED:
     'The work is optional and paused in the current mode (DEGRADED or MAINTENANCE).',
+  HIVE_DEPLOY_NOT_FOUND: 'The bot kind has no deployment under way (or none to retry).',
+  HIVE_DEPLOY_BAD_STATE: 'The deployment is in a state where that action cannot apply.',
+  HIVE_DEPLOY_INVALID: "The deployment's command cannot run (missing, not executable).",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

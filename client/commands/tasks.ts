@@ -20,7 +20,15 @@ interface TaskView extends TaskOutcome {
   createdAt: number;
   updatedAt: number;
   finishedAt?: number;
-  history: { bot: string; startedAt: number; endedAt?: number; outcome?: string; error?: string }[];
+  history: {
+    bot: string;
+    startedAt: number;
+    endedAt?: number;
+    outcome?: string;
+    error?: string;
+    /** The deployment pool and version that ran it (issue 8). */
+    release?: { pool: string; version: string };
+  }[];
 }
 
 function renderOutcome(result: unknown): string {
@@ -97,7 +105,7 @@ export const taskCommands: CliCommand[] = [
       if (t.history.length === 0) return head;
       const rows = t.history.map((a, i) => [
         i + 1,
-        a.bot,
+        a.release ? `${a.bot} (${a.release.pool} ${a.release.version})` : a.bot,
         time(a.startedAt),
         a.endedAt === undefined ? 'running' : `${a.endedAt - a.startedAt}ms`,
         a.outcome ?? '-',

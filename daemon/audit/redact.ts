@@ -13,6 +13,8 @@ export interface RedactOptions {
 
 /** Task payloads and message bodies are user data: stored only as their size and a digest. */
 const USER_DATA: ReadonlySet<string> = new Set(['payload', 'body']);
+/** A bot's environment (deploy.start's env): names kept, every value a digest, as config show does. */
+const ENVIRONMENT = 'env';
 const MAX_STRING = 1024;
 const MAX_ITEMS = 50;
 const MAX_DEPTH = 6;
@@ -58,10 +60,15 @@ export class Redactor {
         break;
       }
       if (USER_DATA.has(name)) out[name] = this.#payload(member);
+      else if (name === ENVIRONMENT && isRecord(member)) out[name] = this.#environment(member);
       else if (isSecretName(name, this.#fields)) out[name] = this.#digest(member);
       else out[name] = this.#value(member, depth + 1);
     }
     return out;
+  }
+
+  #environment(env: Record<string, unknown>): Record<string, string> {
+    return Object.fromEntries(Object.keys(env).map((k) => [k, this.#digest(env[k])]));
   }
 
   #payload(value: unknown): Record<string, unknown> {
@@ -93,4 +100,8 @@ export class Redactor {
   text(value: string): string {
     return this.#string(value);
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -3,6 +3,7 @@ import type { BotSupervisor } from '../bots/supervisor.ts';
 import type { ConfigChangeRecord, ConfigManager } from '../config/manager.ts';
 import type { EventMap, TypedEmitter } from '../core/events.ts';
 import type { Degradation } from '../degradation/degradation.ts';
+import type { Deployments } from '../deploy/deployments.ts';
 import type { Health } from '../health/health.ts';
 import type { MessageStore } from '../messenger/store.ts';
 import type { BackupSummary } from '../recovery/events.ts';
@@ -332,4 +333,15 @@ export function auditMessages(audit: Audit, store: MessageStore): () => void {
     }
     return undefined;
   });
+}
+
+/** Deployments: every action and verdict, with its reason and the numbers behind it. */
+export function auditDeployments(audit: Audit, deployments: Deployments): () => void {
+  return auditEvents(audit, deployments, 'action', (a) => ({
+    action: a.action,
+    actor: a.actor === DAEMON_ACTOR.name ? DAEMON_ACTOR : { name: a.actor, type: 'user' },
+    target: a.id,
+    reason: a.reason,
+    details: { kind: a.kind, ...a.details },
+  }));
 }

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { BotEnv, type BotToDaemon, type DaemonToBot, parseBotMessage } from '../../protocol/bot.ts';
+import type { ReleaseLabel } from '../../protocol/deploy.ts';
 import type { BotState } from '../../protocol/views.ts';
 import type { Clock } from '../core/clock.ts';
 import { TypedEmitter } from '../core/events.ts';
@@ -68,6 +69,8 @@ export class Bot extends TypedEmitter<BotEvents> {
   failureReason: string | undefined;
   lastExit: { code: number | null; signal: string | null; reason: string; at: number } | undefined;
   version: string | undefined;
+  /** The deployment pool and version this bot belongs to while a deployment runs (issue 8). */
+  release: ReleaseLabel | undefined;
 
   readonly #clock: Clock;
   readonly #log: Logger;

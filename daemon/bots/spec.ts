@@ -75,6 +75,60 @@ export function launchChanges(a: BotSpec, b: BotSpec): string[] {
 
 const NODE_SCRIPT = /\.(c|m)?(j|t)s$/;
 
+/** What a deployment changes of a kind: its launch (issue 8). */
+export interface Launch {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Absolute; default: the kind's working directory. */
+  cwd?: string;
+  /** Limits that replace the kind's (a new version may need more or less). */
+  concurrency?: number;
+  memoryLimitMb?: number;
+}
+
+/** The launch fields of a spec, as plain JSON (to remember what a config said). */
+export function launchOf(spec: BotSpec): Record<string, unknown> {
+  return Object.fromEntries(LAUNCH_FIELDS.map((f) => [f, spec[f]]));
+}
+
+/** True when a spec still launches what `launchOf` recorded. */
+export function launchIs(spec: BotSpec, recorded: Record<string, unknown>): boolean {
+  return LAUNCH_FIELDS.every((f) => sameValue(spec[f], recorded[f]));
+}
+
+/**
+ * A kind's spec with another launch (a deployment's green version):
+ * timeouts and task types stay the kind's, limits unless the launch sets
+ * them; the environment is the kind's plus the launch's. Throws HIVE_CONFIG_INVALID for a command that cannot run.
+ */
+export function relaunch(kindSpec: BotSpec, launch: Launch): BotSpec {
+  const spec: BotSpec = {
+    ...kindSpec,
+    concurrency: launch.concurrency ?? kindSpec.concurrency,
+    memoryLimitBytes:
+      launch.memoryLimitMb === undefined
+        ? kindSpec.memoryLimitBytes
+        : launch.memoryLimitMb * 1024 * 1024,
+  };
+  const cwd = launch.cwd ?? spec.cwd;
+  const env = { ...spec.env, ...launch.env };
+  if (NODE_SCRIPT.test(launch.command)) {
+    const script = resolve(cwd, launch.command);
+    assertExists(spec.kind, script, constants.R_OK);
+    return {
+      ...spec,
+      file: process.execPath,
+      argv: [script, ...launch.args],
+      env,
+      cwd,
+      transport: 'ipc',
+    };
+  }
+  const file = findExecutable(spec.kind, launch.command, cwd);
+  return { ...spec, file, argv: launch.args, env, cwd, transport: 'stdio' };
+}
+
 export function resolveSpec(
   kind: string,
   config: BotKindConfig,

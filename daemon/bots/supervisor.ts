@@ -61,6 +61,10 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
   /** queue.defaultTimeoutMs is the task timeout of kinds that set none. */
   readonly configKeys = ['bots', 'queue.defaultTimeoutMs'];
   readonly #pools = new Map<string, KindPool>();
+  /** A deployment's new (green) pool per kind, beside the kind's own (blue) pool (issue 8). */
+  readonly #greens = new Map<string, KindPool>();
+  /** What a promoted deployment makes of a kind's configured spec (identity without one). */
+  #specOverride: (kind: string, spec: BotSpec) => BotSpec = (_kind, spec) => spec;
   /** Kinds with a rolling replacement under way. */
   readonly #rolling = new Set<string>();
   readonly #compileCacheDir: string | undefined;
@@ -131,7 +135,9 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
     const notes: string[] = [];
     for (const kind of [...this.#pools.keys()])
       if (!specs.has(kind)) notes.push(this.#removeKind(kind));
-    for (const [kind, { spec, instances }] of specs) {
+    for (const [kind, configured] of specs) {
+      const { instances } = configured;
+      const spec = this.#specOverride(kind, configured.spec);
       const pool = this.#pools.get(kind);
       if (pool) notes.push(...this.#updateKind(kind, pool, spec, instances));
       else notes.push(this.#addKind(kind, spec, instances));
@@ -154,6 +160,7 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
 
   #removeKind(kind: string): string {
     const pool = this.#pools.get(kind) as KindPool;
+    void this.stopGreen(kind, 'bot kind removed from the config');
     // Gone from the pools first: its bots' exits are not restarts, and no task goes to them.
     this.#pools.delete(kind);
     delete this.#registry.data.scale[kind];
@@ -276,10 +283,73 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
   }
 
   /** The lowest index whose name no bot holds (a stopping bot keeps its name until it is gone). */
-  #freeIndex(kind: string): number {
+  #freeIndex(kind: string, infix = ''): number {
     let index = 0;
-    while (this.#byName.has(`${kind}-${index}`)) index++;
+    while (this.#byName.has(`${kind}-${infix}${index}`)) index++;
     return index;
+  }
+
+  /**
+   * Sets how a promoted deployment changes a kind's configured spec; it
+   * applies from the next `configure` (at start, on each config load).
+   */
+  setSpecOverride(override: (kind: string, spec: BotSpec) => BotSpec): void {
+    this.#specOverride = override;
+  }
+
+  /**
+   * Starts a deployment's green pool for a kind, beside its own: bots named
+   * `KIND-gN`, restarted like any other. A green pool left from before is
+   * stopped first: a kind never has two.
+   */
+  async startGreen(kind: string, spec: BotSpec, instances: number): Promise<Bot[]> {
+    if (!this.#pools.has(kind))
+      throw new HiveError('HIVE_BOT_KIND_NOT_FOUND', `no bot kind named ${kind}`);
+    await this.stopGreen(kind, 'replaced by a new green pool');
+    const pool: KindPool = { spec, configInstances: instances, instances, bots: [] };
+    this.#greens.set(kind, pool);
+    for (let i = 0; i < instances; i++) {
+      const bot = this.#createBot(kind, this.#freeIndex(kind, 'g'), spec, 'g');
+      pool.bots.push(bot);
+      bot.start();
+    }
+    this.#persist();
+    return pool.bots;
+  }
+
+  /**
+   * Stops a kind's green pool (each bot gracefully: what it still runs
+   * finishes within its stop timeout or goes back to the queue).
+   */
+  async stopGreen(kind: string, reason: string): Promise<void> {
+    const pool = this.#greens.get(kind);
+    if (!pool) return;
+    // Out of the pools first: their exits are not restarts, and no task goes to them.
+    this.#greens.delete(kind);
+    await Promise.all(pool.bots.map((bot) => this.#retire(bot, reason)));
+  }
+
+  /**
+   * Makes the green pool the kind's own pool (its spec too) and stops the
+   * old bots gracefully. The caller has made the spec override say the same,
+   * so a config load or a restart keeps the promoted version.
+   */
+  async promoteGreen(kind: string, reason: string): Promise<void> {
+    const green = this.#greens.get(kind);
+    const pool = this.#pools.get(kind);
+    if (!green || !pool) return;
+    this.#greens.delete(kind);
+    const old = pool.bots;
+    pool.spec = green.spec;
+    pool.bots = green.bots;
+    this.#resize(kind, pool);
+    this.#persist();
+    await Promise.all(old.map((bot) => this.#retire(bot, reason)));
+  }
+
+  /** The bots of a kind's green pool (empty without a deployment). */
+  greenBots(kind: string): readonly Bot[] {
+    return this.#greens.get(kind)?.bots ?? [];
   }
 
   /** A `hive bots scale` override counts only while the config still says what it overrode (as in #addKind). */
@@ -350,12 +420,14 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
     return false;
   }
 
-  /** Bots that can take a task of this type right now. */
+  /** Bots that can take a task of this type right now (green pools' too: the pool step chooses). */
   candidates(taskType: string): Bot[] {
     const out: Bot[] = [];
-    for (const pool of this.#pools.values()) {
-      if (!pool.spec.taskTypes.has(taskType)) continue;
-      for (const bot of pool.bots) if (bot.available) out.push(bot);
+    for (const pools of [this.#pools, this.#greens]) {
+      for (const pool of pools.values()) {
+        if (!pool.spec.taskTypes.has(taskType)) continue;
+        for (const bot of pool.bots) if (bot.available) out.push(bot);
+      }
     }
     return out;
   }
@@ -407,13 +479,13 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
     await bot.stop(reason);
     if (this.#closing || !this.#isCurrent(bot)) return;
     bot.restarts += 1;
-    bot.spec = this.#pools.get(bot.kind)?.spec ?? bot.spec;
+    bot.spec = this.#poolOf(bot)?.spec ?? bot.spec;
     bot.start();
     this.#persist();
   }
 
-  #createBot(kind: string, index: number, spec: BotSpec): Bot {
-    const bot = new Bot({ name: `${kind}-${index}`, kind, index }, spec, {
+  #createBot(kind: string, index: number, spec: BotSpec, infix = ''): Bot {
+    const bot = new Bot({ name: `${kind}-${infix}${index}`, kind, index }, spec, {
       clock: this.#clock,
       log: this.#log,
       spawner: this.#spawner,
@@ -437,10 +509,15 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
     return bot;
   }
 
+  #poolOf(bot: Bot): KindPool | undefined {
+    const own = this.#pools.get(bot.kind);
+    if (own?.bots.includes(bot)) return own;
+    const green = this.#greens.get(bot.kind);
+    return green?.bots.includes(bot) ? green : undefined;
+  }
+
   #isCurrent(bot: Bot): boolean {
-    return (
-      this.#byName.get(bot.name) === bot && (this.#pools.get(bot.kind)?.bots.includes(bot) ?? false)
-    );
+    return this.#byName.get(bot.name) === bot && this.#poolOf(bot) !== undefined;
   }
 
   #onExit(exit: BotExit): void {
@@ -541,7 +618,7 @@ export class BotSupervisor extends TypedEmitter<SupervisorEvents> implements Con
 
   /** True when the bot runs with a launch (command, env...) older than its kind's config. */
   isOutdated(bot: Bot): boolean {
-    const pool = this.#pools.get(bot.kind);
+    const pool = this.#poolOf(bot);
     return pool !== undefined && launchChanges(bot.spec, pool.spec).length > 0;
   }
 

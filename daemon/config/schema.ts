@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DeploySchema } from './schema-deploy.ts';
 import { DegradationSchema, HealthSchema, HttpSchema, MetricsSchema } from './schema-health.ts';
 import { KIND_NAME, ms, positive } from './schema-kit.ts';
 
@@ -483,6 +484,7 @@ export const ConfigSchema = z.strictObject({
     })
     .prefault({}),
   degradation: DegradationSchema,
+  deploy: DeploySchema,
   health: HealthSchema,
   http: HttpSchema,
   metrics: MetricsSchema,

@@ -1,3 +1,4 @@
+import type { ReleaseLabel } from '../../protocol/deploy.ts';
 import type { Task } from '../tasks/task.ts';
 
 /** What a scheduler reads of a bot (daemon/bots/bot.ts's Bot has all of it). */
@@ -10,6 +11,8 @@ export interface SchedBot {
   readonly spec: { readonly concurrency: number };
   /** Set by the adaptive concurrency controller; undefined: no cap. */
   adaptiveLimit: number | undefined;
+  /** The deployment pool it belongs to while a deployment runs (issue 8). */
+  readonly release?: ReleaseLabel | undefined;
 }
 
 /** What a scheduler reads of a task. */

@@ -1,4 +1,5 @@
 import type { ResultMessage } from '../../protocol/bot.ts';
+import type { ReleaseLabel } from '../../protocol/deploy.ts';
 import { HiveError } from '../../protocol/errors.ts';
 import type { Bot, BotExit } from '../bots/bot.ts';
 import type { BotSupervisor } from '../bots/supervisor.ts';
@@ -25,6 +26,8 @@ export interface AttemptEnd {
   at: number;
   /** A failure the bot declared permanent (the task's fault, not the bot's). */
   permanent: boolean;
+  /** The deployment pool and version that ran it, when a deployment was under way. */
+  release?: ReleaseLabel | undefined;
 }
 
 /** Told about every attempt that ends with a result, a timeout or a crash. */
@@ -62,7 +65,7 @@ export class Dispatcher implements ConfigApplier {
   #paused = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #random: () => number;
-  readonly #observer: DispatchObserver | undefined;
+  readonly #observers: DispatchObserver[] = [];
 
   constructor(deps: {
     queue: TaskQueue;
@@ -80,7 +83,7 @@ export class Dispatcher implements ConfigApplier {
     this.#bots = deps.bots;
     this.#scheduler = deps.scheduler;
     this.#routing = deps.routing;
-    this.#observer = deps.observer;
+    if (deps.observer) this.#observers.push(deps.observer);
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#config = deps.config;
@@ -93,6 +96,11 @@ export class Dispatcher implements ConfigApplier {
       else if (message.type === 'log')
         this.#log.info(`${bot.name}: ${message.message}`, { bot: bot.name });
     });
+  }
+
+  /** One more observer of ended attempts (the deployment part's per-pool statistics). */
+  observe(observer: DispatchObserver): void {
+    this.#observers.push(observer);
   }
 
   setConfig(config: QueueConfig): void {
@@ -133,7 +141,23 @@ export class Dispatcher implements ConfigApplier {
    */
   async releaseLeases(reason: string): Promise<number> {
     this.pause();
-    const running = this.#requeues(reason);
+    return this.#release(this.#requeues(reason), reason);
+  }
+
+  /**
+   * Puts the tasks these bots run back in the queue without counting an
+   * attempt (a deployment's abort, once green's drain time is over): the
+   * bots are told to drop them; a late result bounces off the fencing token.
+   */
+  requeueFrom(bots: ReadonlySet<string>, reason: string): Promise<number> {
+    const theirs = this.#requeues(reason).filter((r) => bots.has(r.task.lease?.bot ?? ''));
+    return this.#release(theirs, reason);
+  }
+
+  async #release(
+    running: { task: Task; token: number; record: TaskRecord }[],
+    reason: string,
+  ): Promise<number> {
     await Promise.all(
       running.map(({ task, token, record }) => {
         const bot = task.lease && this.#bots.bots().find((b) => b.name === task.lease?.bot);
@@ -198,6 +222,7 @@ export class Dispatcher implements ConfigApplier {
         at: now,
         expiresAt,
         ...(reroute ? { reroute } : {}),
+        ...(bot.release ? { release: bot.release } : {}),
       });
     } catch (error) {
       bot.inflight.delete(task.id);
@@ -280,10 +305,13 @@ export class Dispatcher implements ConfigApplier {
     at: number,
     permanent = false,
   ): void {
-    if (!this.#observer) return;
+    if (this.#observers.length === 0) return;
     const token = task.lease?.token;
-    const startedAt = task.history.findLast((a) => a.token === token)?.startedAt ?? at;
-    this.#observer.attemptEnded({ task, bot, botRef, outcome, startedAt, at, permanent });
+    const attempt = task.history.findLast((a) => a.token === token);
+    const startedAt = attempt?.startedAt ?? at;
+    const release = attempt?.release;
+    const end: AttemptEnd = { task, bot, botRef, outcome, startedAt, at, permanent, release };
+    for (const observer of this.#observers) observer.attemptEnded(end);
   }
 
   #onBotExit(exit: BotExit): void {

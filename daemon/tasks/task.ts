@@ -1,3 +1,4 @@
+import type { ReleaseLabel } from '../../protocol/deploy.ts';
 import type { Reducer } from '../store/event-store.ts';
 import type { Reroute } from './route.ts';
 
@@ -28,6 +29,8 @@ export interface Attempt {
   error?: string;
   /** The bot is of another kind than the type's own (a fallback), and why. */
   reroute?: Reroute;
+  /** The deployment pool and version of the bot (while a deployment ran; issue 8). */
+  release?: ReleaseLabel;
 }
 
 export interface TaskError {
@@ -77,7 +80,15 @@ export type TaskRecord =
       >;
     }
   /** The record's sequence number is the lease's fencing token. */
-  | { t: 'lease'; id: string; bot: string; at: number; expiresAt: number; reroute?: Reroute }
+  | {
+      t: 'lease';
+      id: string;
+      bot: string;
+      at: number;
+      expiresAt: number;
+      reroute?: Reroute;
+      release?: ReleaseLabel;
+    }
   | { t: 'done'; id: string; token: number; at: number; result: unknown }
   | {
       t: 'fail';
@@ -175,6 +186,7 @@ export function applyTaskRecord(
         token: seq,
         startedAt: record.at,
         ...(record.reroute ? { reroute: record.reroute } : {}),
+        ...(record.release ? { release: record.release } : {}),
       });
       return task;
     }

@@ -9,6 +9,7 @@ import { asTrailFiles, trailEntries, trailFiles } from '../helpers/audit.ts';
 import {
   echoBot,
   fixtureBot,
+  resolvePath,
   startDaemon,
   tempDir,
   waitFor,
@@ -73,6 +74,19 @@ test('every control command is in the trail with who sent it, mutating ones befo
     'msg.dead': {},
     'msg.stats': {},
     'sched.stats': {},
+    // A bot's environment is kept by name only: the value under a plain name is a secret here.
+    'deploy.start': {
+      kind: 'echo',
+      command: resolvePath('bots', 'echo.ts'),
+      env: { DB_URL: `postgres://app:${PASSWORD}@db/app` },
+    },
+    'deploy.status': {},
+    'deploy.pause': { kind: 'echo', reason: 'the audit test holds it' },
+    'deploy.resume': { kind: 'echo' },
+    'deploy.promote': { kind: 'echo' },
+    'deploy.abort': { kind: 'echo', reason: 'the audit test ends it' },
+    'deploy.history': { kind: 'echo' },
+    'deploy.retry': { kind: 'echo' },
     'bots.ls': {},
     'bots.restart': { name: 'echo-1' },
     'bots.scale': { kind: 'echo', instances: 1 },

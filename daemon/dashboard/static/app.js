@@ -217,10 +217,16 @@ function renderDeployments(answer) {
       : deployments.map((d) =>
           deploymentCard(
             d,
-            (action, kind) => void act(`${action} ${kind}`, `deploy.${action}`, { kind }),
+            (action, kind) =>
+              void act(`${action} ${kind}`, `deploy.${action}`, deployArgs(action, kind)),
           ),
         )),
   );
+}
+
+/** An abort needs a reason (it is audited and shown by hive deploy status). */
+function deployArgs(action, kind) {
+  return action === 'abort' ? { kind, reason: 'aborted from the web dashboard' } : { kind };
 }
 
 async function loadDeployments() {
