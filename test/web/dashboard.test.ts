@@ -417,6 +417,9 @@ browserTest(
           : { kind: body.args.kind };
       return route.fulfill({ json: { ok: true, result } });
     });
+    // Without the live feed: its real (empty) deployments view would replace the fake one.
+    await page.route('**/api/events*', (route) => route.abort());
+    await page.reload();
     await page.keyboard.press('3');
     const card = page.locator('.deployment[data-kind="echo"]');
     await card.waitFor({ timeout: UI_TIMEOUT });

@@ -255,7 +255,7 @@ export function deploymentCard(d, onAction) {
     h(
       'p',
       {},
-      `step ${d.step + 1} of ${d.steps.length} (${d.steps.join(' → ')} %) · weight target ${d.weight.target}%, achieved ${d.weight.achieved ?? '-'}%`,
+      `step ${d.step + 1} of ${d.steps.length} (${d.steps.join(' → ')} %) · weight target ${d.weight.target}%, achieved ${d.weight.achieved === null ? '-' : `${d.weight.achieved}%`}`,
     ),
     d.reason ? h('p', { class: 'muted' }, d.reason) : null,
     h(
