@@ -392,6 +392,7 @@ async function buildParts(ground: Ground, state: State, queue: TaskQueue) {
       dispatcher,
       recovery,
       degradation,
+      deployments,
       messages: messaging.messages,
     },
   );
@@ -662,6 +663,7 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
         },
         health: health.state,
         http: web.status,
+        deployments: parts.deployments.status().filter((d) => d.finishedAt === undefined),
       };
     },
     stop: (reason) => void stop(reason),

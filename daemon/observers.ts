@@ -12,6 +12,7 @@ import type { Config } from './config/schema.ts';
 import type { Clock } from './core/clock.ts';
 import { realAppendFs } from './core/group-commit.ts';
 import type { Degradation } from './degradation/degradation.ts';
+import type { Deployments } from './deploy/deployments.ts';
 import { Health } from './health/health.ts';
 import type { LogHub } from './logs/log-hub.ts';
 import type { MessageStore } from './messenger/store.ts';
@@ -73,11 +74,12 @@ function buildObservers(
     dispatcher: Dispatcher;
     recovery: RecoveryService;
     degradation: Degradation;
+    deployments: Deployments;
     messages: MessageStore;
   },
 ) {
   const { config, clock, logs, audit, metrics } = base;
-  const { configManager, bots, dispatcher, recovery, degradation, messages } = parts;
+  const { configManager, bots, dispatcher, recovery, degradation, deployments, messages } = parts;
   const pauseBackups = () => recovery.pauseSchedule(degradation.pausedReason('backups'));
   degradation.on('changed', () => {
     dispatcher.schedulePump();
@@ -102,6 +104,7 @@ function buildObservers(
   collectTelemetry(metrics.telemetry, metrics.exposition, {
     queue,
     messages,
+    deployments,
     bots,
     degradation,
     health,

@@ -1,3 +1,4 @@
+import type { DeploymentView } from '../../protocol/deploy.ts';
 import { type CliCommand, Exit, intOption, stringOption, usageError } from '../command.ts';
 import { duration, inline, table } from '../format.ts';
 import { type BotRow, botTable } from './bots.ts';
@@ -22,6 +23,7 @@ interface Status {
   degradation?: { mode: string; manual: boolean; reason: string };
   health?: string;
   http?: { listening: { host: string; port: number } | null; error?: string };
+  deployments?: DeploymentView[];
   audit?: {
     sink: 'ok' | 'broken';
     reason?: string;
@@ -46,7 +48,7 @@ function auditLine(audit: Status['audit']): string {
 }
 
 export function renderStatus(result: unknown): string {
-  const { daemon, bots, queue, messages, recovery, audit, degradation, health, http } =
+  const { daemon, bots, queue, messages, recovery, audit, degradation, health, http, deployments } =
     result as Status;
   const head = `hived ${daemon.version}  pid ${daemon.pid}  up ${duration(daemon.uptimeMs)}  last start: ${daemon.lastStart}${daemon.stopping ? '  STOPPING' : ''}`;
   let detail =
@@ -69,7 +71,11 @@ export function renderStatus(result: unknown): string {
         .map(([k, v]) => `${k} ${v}`)
         .join('  ')}`
     : '';
-  return `${head}${detail}${modeLine}\nconfig: ${daemon.config}${httpLine}\n\n${botTable(bots)}\n\nqueue: ${q}${m}${auditLine(audit)}`;
+  const deploys = (deployments ?? []).map(
+    (d) =>
+      `\ndeploy: ${d.kind} ${d.state.toUpperCase()}, green ${d.green.version} at ${d.weight.target}%${d.weight.achieved === null ? '' : ` (${d.weight.achieved}% achieved)`}: ${d.reason}`,
+  );
+  return `${head}${detail}${modeLine}\nconfig: ${daemon.config}${httpLine}\n\n${botTable(bots)}\n\nqueue: ${q}${m}${deploys.join('')}${auditLine(audit)}`;
 }
 
 interface LogLine {

@@ -95,6 +95,27 @@ export const METRICS = [
     'CPU time of the current process of each bot (restarts at 0 with it)',
     ['kind', 'bot'],
   ),
+  def(
+    'hive_deploy_state',
+    'gauge',
+    "A bot kind's deployment: 1 for its current state (the last one's when none runs)",
+    ['kind', 'state'],
+  ),
+  def(
+    'hive_deploy_green_weight_ratio',
+    'gauge',
+    "Green's target share of dispatched tasks in the current step, 0-1",
+    ['kind'],
+  ),
+  def(
+    'hive_deploy_green_achieved_ratio',
+    'gauge',
+    "Green's achieved share of the tasks dispatched in the current step, 0-1",
+    ['kind'],
+  ),
+  def('hive_deploy_actions_total', 'counter', 'Deployment actions and verdicts, by action', [
+    'action',
+  ]),
   def('hive_mode', 'gauge', 'The degradation mode: 1 for the current one, 0 for the others', [
     'mode',
   ]),

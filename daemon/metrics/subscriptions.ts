@@ -1,3 +1,4 @@
+import { DEPLOY_STATES } from '../../protocol/deploy.ts';
 import { HEALTH_STATES, MODES } from '../../protocol/health.ts';
 import type { Audit } from '../audit/audit.ts';
 import { BOT_STATES } from '../bots/bot.ts';
@@ -6,6 +7,7 @@ import type { ConfigManager } from '../config/manager.ts';
 import type { Clock } from '../core/clock.ts';
 import { VERSION } from '../core/paths.ts';
 import type { Degradation } from '../degradation/degradation.ts';
+import type { Deployments } from '../deploy/deployments.ts';
 import type { Health } from '../health/health.ts';
 import { MESSAGE_STATES } from '../messenger/message.ts';
 import type { MessageStore } from '../messenger/store.ts';
@@ -20,6 +22,7 @@ export interface TelemetrySources {
   messages: MessageStore;
   bots: BotSupervisor;
   degradation: Degradation;
+  deployments: Deployments;
   health: Health;
   audit: Audit;
   recovery: RecoveryService;
@@ -48,6 +51,9 @@ export function collectTelemetry(
     }),
     s.degradation.on('changed', ({ from, to }) =>
       telemetry.inc('hive_mode_transitions_total', { from, to }),
+    ),
+    s.deployments.on('action', ({ action }) =>
+      telemetry.inc('hive_deploy_actions_total', { action }),
     ),
     s.degradation.on('shed', ({ type }) => telemetry.inc('hive_tasks_shed_total', { type })),
     s.degradation.on('sample', (sample) => {
@@ -132,6 +138,23 @@ function provideGauges(telemetry: Telemetry, s: TelemetrySources): void {
   ]);
   telemetry.provide('hive_queue_tasks', () =>
     TASK_STATES.map((state) => ({ labels: { state }, value: s.queue.counts()[state] })),
+  );
+  telemetry.provide('hive_deploy_state', () =>
+    s.deployments.status().flatMap((d) =>
+      DEPLOY_STATES.map((state) => ({
+        labels: { kind: d.kind, state },
+        value: d.state === state ? 1 : 0,
+      })),
+    ),
+  );
+  telemetry.provide('hive_deploy_green_weight_ratio', () =>
+    s.deployments.status().map((d) => ({ labels: { kind: d.kind }, value: d.weight.target / 100 })),
+  );
+  telemetry.provide('hive_deploy_green_achieved_ratio', () =>
+    s.deployments
+      .status()
+      .filter((d) => d.weight.achieved !== null)
+      .map((d) => ({ labels: { kind: d.kind }, value: (d.weight.achieved ?? 0) / 100 })),
   );
   telemetry.provide('hive_messages', () => {
     const counts = s.messages.counts();

@@ -36,7 +36,6 @@ export class SupervisionLoop implements ConfigApplier {
   #lastMemoryCheck = 0;
   #lastPrune = 0;
   #lastWatchdog = 0;
-  #lastStatus = '';
   #lastTick = 0;
   #pruning = false;
 
@@ -112,11 +111,10 @@ export class SupervisionLoop implements ConfigApplier {
     const ready = bots.filter((b) => b.state === 'ready').length;
     const counts = this.#deps.queue.counts();
     const prefix = this.#deps.statusPrefix?.();
-    const status = `${prefix ? `${prefix}; ` : ''}${ready}/${bots.length} bots ready; ${counts.queued} queued, ${counts.running} running`;
-    if (status !== this.#lastStatus) {
-      this.#lastStatus = status;
-      this.#deps.notifier.status(status);
-    }
+    // The notifier sends only a text that differs from the one systemd shows.
+    this.#deps.notifier.status(
+      `${prefix ? `${prefix}; ` : ''}${ready}/${bots.length} bots ready; ${counts.queued} queued, ${counts.running} running`,
+    );
   }
 
   stop(): void {

@@ -6,6 +6,7 @@ import type { Logger } from '../logs/log-hub.ts';
 export interface ServiceNotifier {
   /** The control socket listens: the daemon is ready for clients. */
   ready(status: string): void;
+  /** Sent only when it differs from the status systemd shows (after READY= and STOPPING= too). */
   status(text: string): void;
   /** A watchdog keep-alive; only sent by a supervision loop that is healthy. */
   watchdog(): void;
@@ -64,19 +65,26 @@ export function createNotifier(env: NodeJS.ProcessEnv, log: Logger): ServiceNoti
   const watchdogUsec = Number(env.WATCHDOG_USEC);
   const watchdogForUs = !env.WATCHDOG_PID || Number(env.WATCHDOG_PID) === process.pid;
   const underPm2 = typeof process.send === 'function' && env.pm_id !== undefined;
+  // The STATUS= text systemd shows now: READY= and STOPPING= set it too, so
+  // a status equal to the one before them is still sent after them.
+  let shown: string | undefined;
   return {
     ready(status) {
+      shown = status;
       send?.(`READY=1\nSTATUS=${status}\nMAINPID=${process.pid}`);
       // pm2's wait_ready waits for this message.
       if (underPm2) process.send?.('ready');
     },
     status(text) {
+      if (text === shown) return;
+      shown = text;
       send?.(`STATUS=${text}`);
     },
     watchdog() {
       send?.('WATCHDOG=1');
     },
     stopping(status) {
+      shown = status;
       send?.(`STOPPING=1\nSTATUS=${status}`);
     },
     watchdogIntervalMs:

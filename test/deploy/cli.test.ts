@@ -36,6 +36,8 @@ test('hive deploy start, status, pause, resume, abort, history and retry from th
   t.regex(started.stdout, /state:\s+STAGING/);
   t.regex(started.stdout, /\[20\] → 100/);
   await waitDeploy(daemon, (v) => v.state === 'canary');
+  const status = await hive('status');
+  t.regex(status.stdout, /^deploy: work CANARY, green v2 at 20%/m, 'hive status names it');
 
   // The new version's own limit; blue keeps the kind's.
   const { bots } = (await daemon.call('status')) as {

@@ -117,7 +117,8 @@ test('ops/: the alert rules pass promtool, and every metric the rules and the da
 });
 
 test('the HTTP server follows a config reload (off, then on); processMetrics waits for a restart', async (t) => {
-  const config = { http: { enabled: false }, bots: { echo: echoBot() } };
+  // Not watched: the explicit reload below must be the one that applies the change.
+  const config = { config: { watch: false }, http: { enabled: false }, bots: { echo: echoBot() } };
   const daemon = await startDaemon(t, { config });
   const listening = async () =>
     ((await daemon.call('status')) as { http: { listening: { port: number } | null } }).http
