@@ -6,7 +6,7 @@
  * Flags:
  *   --only a,b     run some benchmarks: status, roundtrip, restart, rss,
  *                  throughput, submit, config, recovery, audit, degradation,
- *                  messaging, scheduler, deploy (default: all)
+ *                  messaging, scheduler, deploy, web (default: all)
  *   --no-pm2       skip the pm2 peer
  *   --cpu-prof     run the throughput daemon under --cpu-prof (profile in bench/results/)
  *
@@ -56,6 +56,7 @@ import {
   type SubmitAckResult,
   type ThroughputResult,
 } from './throughput.ts';
+import { benchWeb, cpuRatio, type WebBenchResult } from './web.ts';
 
 const ALL = [
   'status',
@@ -71,6 +72,7 @@ const ALL = [
   'messaging',
   'scheduler',
   'deploy',
+  'web',
 ] as const;
 type BenchName = (typeof ALL)[number];
 
@@ -133,6 +135,7 @@ interface Results {
   messaging?: MessagingBenchResult;
   scheduler?: SchedulerBenchResult;
   deploy?: DeployBenchResult;
+  web?: WebBenchResult;
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -333,6 +336,13 @@ async function phaseScheduler(results: Results): Promise<void> {
   if (!selected.has('scheduler')) return;
   await phase('scheduler', async () => {
     results.scheduler = await benchScheduler({ log });
+  });
+}
+
+async function phaseWeb(results: Results): Promise<void> {
+  if (!selected.has('web')) return;
+  await phase('web', async () => {
+    results.web = await benchWeb({ log });
   });
 }
 
@@ -548,6 +558,7 @@ function rows(results: Results): Row[] {
   if (messaging) out.push(...messagingRows(messaging));
   if (scheduler) out.push(...schedulerRows(scheduler));
   if (deploy) out.push(...deployRows(deploy));
+  if (results.web) out.push(...webRows(results.web));
   return out;
 }
 
@@ -650,6 +661,58 @@ function messagingRows(m: MessagingBenchResult): Row[] {
       peers: [{ name: 'plain IPC relay', value: m.relayPeer.p99 }],
     },
   ];
+}
+
+function webRows(w: WebBenchResult): Row[] {
+  const out: Row[] = [];
+  if (w.firstPaintMs && w.botsShownMs) {
+    out.push({
+      metric: '13. dashboard first paint, median of 10 fresh loads',
+      value: w.firstPaintMs.median,
+      unit: 'ms',
+      target: { op: '<=', value: 300, text: '≤ 300 ms' },
+      peers: [{ name: 'bot rows shown', value: w.botsShownMs.median }],
+    });
+  }
+  if (w.eventToPageMs) {
+    out.push({
+      metric: '13. change in hived → shown on the page, p95 of 20',
+      value: w.eventToPageMs.p95,
+      unit: 'ms',
+      target: { op: '<=', value: 100, text: '≤ 100 ms' },
+      peers: [{ name: 'median', value: w.eventToPageMs.median }],
+    });
+  }
+  out.push({
+    metric: `13. hived CPU with ${w.cpu.dashboards} dashboards ÷ idle CPU`,
+    value: cpuRatio(w),
+    unit: '×',
+    target: { op: '<=', value: 1.2, text: '≤ 1.2× (within 20%)' },
+    peers: [
+      { name: 'idle %', value: w.cpu.idlePercent },
+      { name: '20 dashboards %', value: w.cpu.dashboardsPercent },
+    ],
+  });
+  const loaded = w.cpuUnderLoad;
+  out.push({
+    metric: `13. hived CPU at ${loaded.tasksPerSecond} tasks/s, 20 dashboards ÷ none`,
+    value: round(loaded.dashboardsPercent / loaded.noPagesPercent, 2),
+    unit: '×',
+    peers: [
+      { name: 'no page %', value: loaded.noPagesPercent },
+      { name: '20 dashboards %', value: loaded.dashboardsPercent },
+    ],
+  });
+  out.push({
+    metric: '13. idle RSS, dashboard served',
+    value: w.rss.dashboardIdle.rssMb,
+    unit: 'MB',
+    peers: [
+      { name: 'http.enabled false', value: w.rss.httpDisabled.rssMb },
+      { name: 'after page loads', value: w.rss.afterPageLoads.rssMb },
+    ],
+  });
+  return out;
 }
 
 function schedulerRows(s: SchedulerBenchResult): Row[] {
@@ -830,6 +893,7 @@ async function main(): Promise<number> {
     phaseMessaging,
     phaseScheduler,
     phaseDeploy,
+    phaseWeb,
   ]) {
     try {
       await phase(results);

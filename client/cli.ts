@@ -31,6 +31,7 @@ export const COMMAND_MODULES = {
   backup: async () => (await import('./commands/backup.ts')).backupCommands,
   health: async () => (await import('./commands/health.ts')).healthCommands,
   deploy: async () => (await import('./commands/deploy.ts')).deployCommands,
+  web: async () => (await import('./commands/web.ts')).webCommands,
 } satisfies Record<string, () => Promise<CliCommand[]>>;
 
 export const MODULE_OF_FIRST_WORD: Record<string, keyof typeof COMMAND_MODULES> = {
@@ -53,6 +54,7 @@ export const MODULE_OF_FIRST_WORD: Record<string, keyof typeof COMMAND_MODULES> 
   alerts: 'health',
   top: 'health',
   deploy: 'deploy',
+  web: 'web',
 };
 
 /** Every command, in the order of the overview. */

@@ -35,6 +35,8 @@ import {
   type RunningDaemon,
   runSteps,
 } from './daemon-base.ts';
+import { mountDashboard } from './dashboard/dashboard.ts';
+import { commandSource } from './dashboard/sources.ts';
 import { registerModeCommands } from './degradation/commands.ts';
 import { Degradation, EMPTY_MODE_DOC, type ModeDoc } from './degradation/degradation.ts';
 import { SystemSampler } from './degradation/sampler.ts';
@@ -66,6 +68,7 @@ import { createNotifier } from './supervision/notify.ts';
 import { registerTaskCommands } from './tasks/commands.ts';
 import { Dispatcher } from './tasks/dispatcher.ts';
 import { TaskQueue } from './tasks/task-queue.ts';
+import { registerWebCommands } from './web/commands.ts';
 
 /** A socket set in the config (relative to the config's folder) applies when no flag sets one. */
 function socketFromConfig(options: DaemonOptions, snapshot: ConfigSnapshot): string | undefined {
@@ -558,6 +561,25 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
   } = parts;
   let stopping = false;
   const router = buildRouter(ground, state, queue, parts, () => stopping);
+  registerWebCommands(router, { web, token: parts.webToken });
+  const dashboard = config.http.dashboard
+    ? mountDashboard(
+        web,
+        { dbDir: paths.dbDir, minGapMs: config.http.livePushMinGapMs },
+        {
+          router,
+          parts: { bots, degradation, health, queue, recovery, audit },
+          log: logs.part('web'),
+        },
+      )
+    : undefined;
+  dashboard?.add(
+    commandSource(router, {
+      name: 'deployments',
+      cmd: 'deploy.status',
+      subscribe: (poke) => parts.deployments.on('changed', poke),
+    }),
+  );
   const server = new ControlServer(
     { socketPath: paths.socket, runDir: paths.runDir, ...config.ipc },
     { router, log: logs.part('ipc') },
@@ -578,7 +600,13 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
         ['stop config reloads', () => configManager.close()],
         // Deployments stay in their document and resume at the next start.
         ['stop deployment analyses', async () => parts.deployments.close()],
-        ['stop http', () => web.close()],
+        [
+          'stop http',
+          () => {
+            dashboard?.close();
+            return web.close();
+          },
+        ],
         ['finish backup work', () => recovery.close()],
         [
           'drain tasks',

@@ -25,6 +25,7 @@ import type { RecoveryService } from './recovery/recovery.ts';
 import type { Dispatcher } from './tasks/dispatcher.ts';
 import type { TaskQueue } from './tasks/task-queue.ts';
 import { WebServer } from './web/server.ts';
+import { loadOrCreateToken } from './web/token.ts';
 
 export type Metrics = ReturnType<typeof openMetrics>;
 
@@ -54,10 +55,18 @@ function openMetrics(config: Config, logs: LogHub) {
 export /**
  * What watches the rest: mode effects outside the dispatch path (the pump
  * reruns, scheduled backups pause), health rules on every monitor sample,
- * telemetry, the HTTP server with /metrics, and their audit entries.
+ * telemetry, the HTTP server with /metrics (the dashboard mounts on it once
+ * the router exists), and their audit entries.
  */
 function buildObservers(
-  base: { config: Config; clock: Clock; logs: LogHub; audit: Audit; metrics: Metrics },
+  base: {
+    config: Config;
+    clock: Clock;
+    logs: LogHub;
+    audit: Audit;
+    metrics: Metrics;
+    paths: { stateDir: string };
+  },
   queue: TaskQueue,
   parts: {
     configManager: ConfigManager;
@@ -106,10 +115,11 @@ function buildObservers(
   });
   auditDegradation(audit, degradation);
   auditHealth(audit, health);
-  const web = new WebServer(config.http, { log: logs.part('web') });
+  const webToken = loadOrCreateToken(base.paths.stateDir);
+  const web = new WebServer(config.http, { log: logs.part('web'), token: webToken });
   web.route(
     '/metrics',
     metricsRoute(metrics.exposition, () => configManager.config.metrics.enabled),
   );
-  return { health, web };
+  return { health, web, webToken };
 }

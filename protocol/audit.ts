@@ -120,7 +120,7 @@ export function defaultSeverity(action: AuditAction): Severity {
   return (AUDIT_ACTIONS as Record<string, { severity: Severity }>)[action]?.severity ?? 'info';
 }
 
-export type ActorType = 'user' | 'daemon' | 'bot';
+export type ActorType = 'user' | 'daemon' | 'bot' | 'web';
 export type CommandResult = 'pending' | 'ok' | 'error' | 'refused';
 
 /** One entry as it is stored (fields in this order; see AUDIT.md). */

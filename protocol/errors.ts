@@ -36,6 +36,10 @@ export const ERROR_CODES = {
   HIVE_TASK_NOT_RETRYABLE: 'Only a dead or failed task can be retried.',
   HIVE_BOT_NOT_FOUND: 'No bot has that name.',
   HIVE_BOT_KIND_NOT_FOUND: 'No bot kind has that name.',
+  HIVE_WEB_TOKEN_REQUIRED:
+    'The web request carried no valid dashboard token (hive web url prints a login link).',
+  HIVE_WEB_BAD_ORIGIN: 'A web request came from another origin or named an unexpected host.',
+  HIVE_WEB_BAD_REQUEST: 'A web request body was not the JSON the endpoint expects.',
   HIVE_MSG_NOT_FOUND: 'No message has that id (it may have been pruned after its retention).',
   HIVE_MSG_NO_RECIPIENT: 'No bot, bot kind or subscribed topic has that name.',
   HIVE_MSG_INBOX_FULL:

@@ -138,6 +138,8 @@ export interface TopFrame {
   bots: {
     name: string;
     kind: string;
+    /** What the bot reported in its ready message (null before it is ready). */
+    version: string | null;
     state: string;
     pid: number | null;
     /** Share of one core over the last interval. */

@@ -17,6 +17,8 @@ export interface Actor {
   pid?: number;
   /** `socket`, `web`, or an internal source such as `daemon`. */
   via?: string;
+  /** Set by the web server only (never read from a socket frame): the request carried the dashboard token. */
+  token?: boolean;
 }
 
 export interface RequestData {

@@ -43,7 +43,8 @@ export function wireActor(actor: Actor | undefined): AuditActor {
   if (!actor) return DAEMON_ACTOR;
   return {
     name: actor.user,
-    type: 'user',
+    // A dashboard user has no uid or pid; their type says where they came from.
+    type: actor.via === 'web' ? 'web' : 'user',
     ...(actor.uid !== undefined ? { uid: actor.uid } : {}),
     ...(actor.pid !== undefined ? { pid: actor.pid } : {}),
     ...(actor.via ? { via: actor.via } : {}),

@@ -9,11 +9,26 @@ import { type Audit, type AuditActor, type AuditRecord, wireActor } from './audi
 const ALWAYS_ALLOWED = new Set(['daemon.stop']);
 
 function userActor(actor: Actor, verifier: ActorVerifier): AuditActor {
+  if (actor.via === 'web') return webActor(actor);
   const check = verifier.check(actor);
   return {
     ...wireActor(actor),
     verified: check.verified,
     ...(check.note ? { verifyNote: check.note } : {}),
+  };
+}
+
+/**
+ * A dashboard user: no pid or uid to check; what proves them is the token
+ * (always present on a mutating request, issue 10).
+ */
+function webActor(actor: Actor): AuditActor {
+  return {
+    name: actor.user,
+    type: 'web',
+    via: 'web',
+    verified: actor.token === true,
+    ...(actor.token ? {} : { verifyNote: 'no dashboard token (a read on loopback)' }),
   };
 }
 

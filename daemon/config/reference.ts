@@ -31,7 +31,7 @@ order. Later files win: **mappings merge key by key, lists and single values
 replace**. So a drop-in \`conf.d/50-scale.yaml\` with \`bots: {echo: {instances: 4}}\`
 changes one key of the \`echo\` kind and keeps the rest, while \`args: [...]\` in a
 drop-in replaces the whole list. Without a main file the embedded default (the
-sample bots \`echo\` and \`textstats\`) stands in for it; drop-ins still apply.
+sample bots \`echo\`, \`textstats\` and \`chat\`) stands in for it; drop-ins still apply.
 Relative paths resolve against the main file's folder (the project folder
 for the embedded default), also in drop-ins.
 

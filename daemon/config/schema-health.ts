@@ -345,15 +345,14 @@ export const HealthSchema = z
 
 export const HttpSchema = z
   .strictObject({
-    enabled: z
-      .boolean()
-      .default(true)
-      .describe('Serve HTTP (/metrics now; the web dashboard will share the server)'),
+    enabled: z.boolean().default(true).describe('Serve HTTP: /metrics and the web dashboard'),
     host: z
       .string()
       .min(1)
       .default('127.0.0.1')
-      .describe('Address to listen on (loopback only by default)'),
+      .describe(
+        'Address to listen on (loopback only by default; anywhere else every request needs the token `hive web token` prints)',
+      ),
     port: z
       .number()
       .int()
@@ -365,6 +364,19 @@ export const HttpSchema = z
       'When the port is taken, try again this often (hived runs meanwhile)',
       10_000,
     ),
+    dashboard: z
+      .boolean()
+      .default(true)
+      .describe('Serve the web dashboard at / (off: /metrics only); read at start'),
+    livePushMinGapMs: z
+      .number()
+      .int()
+      .min(10)
+      .max(10_000)
+      .default(100)
+      .describe(
+        'The dashboard pushes each live view at most once per this many ms (bursts fold into one); read at start',
+      ),
   })
   .prefault({});
 

@@ -524,7 +524,7 @@ export type BotKindConfig = z.infer<typeof BotKindSchema>;
 export type RestartPolicy = z.infer<typeof RestartPolicySchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
-/** The embedded default: two sample bot kinds, so `npm start` runs something real. */
+/** The embedded default: three sample bot kinds, so `npm start` runs something real. */
 export const EMBEDDED_CONFIG: ConfigInput = {
   bots: {
     echo: {
@@ -536,6 +536,13 @@ export const EMBEDDED_CONFIG: ConfigInput = {
     textstats: {
       command: 'bots/textstats.ts',
       instances: 2,
+      concurrency: 4,
+      memoryLimitMb: 256,
+    },
+    // The dashboard's chat panel talks to it (issue 10); set env HIVE_CHAT_LLM_URL for a local LLM.
+    chat: {
+      command: 'bots/chat.ts',
+      instances: 1,
       concurrency: 4,
       memoryLimitMb: 256,
     },

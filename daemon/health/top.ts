@@ -41,6 +41,7 @@ export function topFrame(s: TopSources): TopFrame {
       return {
         name: bot.name,
         kind: bot.kind,
+        version: bot.version ?? null,
         state: bot.state,
         pid: bot.pid ?? null,
         cpuRatio: live && usage.cpuRatio !== undefined ? roundTo(usage.cpuRatio) : null,
@@ -89,6 +90,23 @@ export function watchFrames(s: TopSources, send: (frame: TopFrame) => void, minG
     if (wait <= 0) emit();
     else timer = setTimeout(emit, wait);
   };
+  const off = onTopChange(s, poke);
+  emit();
+  return () => {
+    clearTimeout(timer);
+    off();
+  };
+}
+
+/**
+ * Calls `poke` on anything that changes a top frame (a monitor sample, a
+ * mode change, an alert, a bot's start, readiness or exit). Also the
+ * dashboard's status feed. Returns the unsubscribe function.
+ */
+export function onTopChange(
+  s: Pick<TopSources, 'degradation' | 'health' | 'bots'>,
+  poke: () => void,
+): () => void {
   const offs = [
     s.degradation.on('sample', poke),
     s.degradation.on('changed', poke),
@@ -97,9 +115,7 @@ export function watchFrames(s: TopSources, send: (frame: TopFrame) => void, minG
     s.bots.on('exit', poke),
     s.bots.on('start', poke),
   ];
-  emit();
   return () => {
-    clearTimeout(timer);
     for (const off of offs) off();
   };
 }

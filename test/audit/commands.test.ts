@@ -118,6 +118,7 @@ test('every control command is in the trail with who sent it, mutating ones befo
     'alerts.ls': { all: true },
     top: { once: true },
     'msg.requeue': () => ({ id: made['msg.send'] }),
+    'web.token': {},
     'daemon.stop': {},
   };
   const { commands } = (await call('commands')) as {

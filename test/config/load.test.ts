@@ -37,7 +37,7 @@ test('the embedded config validates and its sample bots exist', async (t) => {
   t.deepEqual(loaded.files, []);
   t.is(loaded.baseDir, ROOT);
   const { bots } = loaded.config;
-  t.deepEqual(Object.keys(bots).sort(), ['echo', 'textstats']);
+  t.deepEqual(Object.keys(bots).sort(), ['chat', 'echo', 'textstats']);
   for (const [name, kind] of Object.entries(bots)) {
     t.true(kind.instances >= 1, name);
     t.true(existsSync(join(ROOT, kind.command)), `${name}: ${kind.command} exists`);
