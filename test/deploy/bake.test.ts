@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { DeploySchema } from '../../daemon/config/schema-deploy.ts';
 import { analyseBake, PoolWindow } from '../../daemon/deploy/analysis.ts';
 import { startDaemon, status, tempDir, waitForReadyBots } from '../helpers/daemon.ts';
@@ -43,31 +43,37 @@ test('the bake analysis: rates against the last step, minSamples first, no laten
   t.is(judge(slow, pool(100, 0)).result, 'PASS');
 });
 
+/**
+ * A daemon with blue under steady load and a v2 that breaks (`mode`) once
+ * it is promoted: returns when the bake has begun and v2 is broken.
+ */
+async function brokenInTheBake(
+  t: ExecutionContext,
+  mode: 'crash' | 'fail',
+  deploy: Record<string, unknown>,
+) {
+  const breakFile = join(tempDir(t), 'break');
+  const daemon = await startDaemon(t, {
+    config: testConfig(deploy, { restart: { initialDelayMs: 50, maxDelayMs: 200 } }),
+  });
+  const before = await waitForReadyBots(daemon, 2, 'work');
+  const connection = await daemon.connect();
+  t.teardown(() => connection.close());
+  const load = steadyLoad(connection);
+  await startV2(daemon, { HIVE_FIXTURE_BREAK_FILE: breakFile, HIVE_FIXTURE_BREAK_MODE: mode });
+  const promoted = await waitDeploy(
+    daemon,
+    (v) => v.state === 'promoted' || v.finishedAt !== undefined,
+    { what: 'the promotion' },
+  );
+  t.is(promoted.state, 'promoted', promoted.reason);
+  writeFileSync(breakFile, '');
+  return { daemon, load, bluePids: before.bots.map((b) => b.pid).sort() };
+}
+
 for (const mode of ['crash', 'fail'] as const) {
   test(`a v2 that passes the steps and ${mode === 'crash' ? 'crashes' : 'fails its tasks'} in the bake is rolled back to the warm blue; every task ends done once`, async (t) => {
-    const dir = tempDir(t);
-    const breakFile = join(dir, 'break');
-    const daemon = await startDaemon(t, {
-      config: testConfig(
-        { bakeTimeMs: 120_000 },
-        { restart: { initialDelayMs: 50, maxDelayMs: 200 } },
-      ),
-    });
-    const before = await waitForReadyBots(daemon, 2, 'work');
-    const bluePids = before.bots.map((b) => b.pid).sort();
-    const connection = await daemon.connect();
-    t.teardown(() => connection.close());
-    const load = steadyLoad(connection);
-    await startV2(daemon, { HIVE_FIXTURE_BREAK_FILE: breakFile, HIVE_FIXTURE_BREAK_MODE: mode });
-    const promoted = await waitDeploy(
-      daemon,
-      (v) => v.state === 'promoted' || v.finishedAt !== undefined,
-      {
-        what: 'the promotion',
-      },
-    );
-    t.is(promoted.state, 'promoted', promoted.reason);
-    writeFileSync(breakFile, '');
+    const { daemon, load, bluePids } = await brokenInTheBake(t, mode, { bakeTimeMs: 120_000 });
     const ended = await waitDeploy(daemon, (v) => v.finishedAt !== undefined, {
       what: 'the rollback in the bake',
     });
@@ -122,23 +128,18 @@ for (const mode of ['crash', 'fail'] as const) {
 }
 
 test('deploy.bakeGates false: a v2 failing in the bake stays promoted (a rollback then is by hand)', async (t) => {
-  const dir = tempDir(t);
-  const breakFile = join(dir, 'break');
-  const daemon = await startDaemon(t, {
-    config: testConfig({ bakeTimeMs: 1_500, bakeGates: false }),
+  const { daemon, load } = await brokenInTheBake(t, 'fail', {
+    bakeTimeMs: 3_000,
+    bakeGates: false,
   });
-  await waitForReadyBots(daemon, 2, 'work');
-  const connection = await daemon.connect();
-  t.teardown(() => connection.close());
-  const load = steadyLoad(connection);
-  await startV2(daemon, { HIVE_FIXTURE_BREAK_FILE: breakFile });
-  await waitDeploy(daemon, (v) => v.state === 'promoted' || v.finishedAt !== undefined, {
-    what: 'the promotion',
-  });
-  writeFileSync(breakFile, '');
   const ended = await waitDeploy(daemon, (v) => v.finishedAt !== undefined, {
     what: 'the end of the bake',
   });
-  await load.stop();
+  const ids = await load.stop();
   t.is(ended.state, 'promoted', ended.reason);
+  // v2 did fail in the bake (attempts labelled green end before the deployment does).
+  const attempts = (await allFinal(daemon, ids)).flatMap(
+    (task) => task.history as ReleasedAttempt[],
+  );
+  t.true(attempts.some((a) => a.release?.pool === 'green' && a.outcome === 'error'));
 });
