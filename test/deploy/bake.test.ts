@@ -6,7 +6,7 @@ import { analyseBake, PoolWindow } from '../../daemon/deploy/analysis.ts';
 import { startDaemon, status, tempDir, waitForReadyBots } from '../helpers/daemon.ts';
 import {
   allFinal,
-  completions,
+  everyTaskDoneOnce,
   type ReleasedAttempt,
   startV2,
   steadyLoad,
@@ -93,13 +93,7 @@ for (const mode of ['crash', 'fail'] as const) {
     // Well before the bake would have ended.
     t.true((ended.finishedAt ?? 0) - ended.startedAt < 120_000);
 
-    const tasks = await allFinal(daemon, ids);
-    t.true(tasks.length > 100, `${tasks.length} tasks`);
-    for (const task of tasks) {
-      t.is(task.state, 'done', `${task.id}: ${task.state}`);
-      t.is(completions(task), 1, `${task.id} ran to completion ${completions(task)} times`);
-    }
-    const attempts = tasks.flatMap((task) => task.history as ReleasedAttempt[]);
+    const attempts = await everyTaskDoneOnce(t, daemon, ids);
     t.true(attempts.some((a) => a.release?.pool === 'green' && a.outcome !== 'done'));
 
     // A routing change back to the still-running blue: the same blue processes, no green.
