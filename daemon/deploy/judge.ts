@@ -6,8 +6,8 @@ import type { LiveDeployment } from './record.ts';
 /**
  * The decisions of a deployment's clock, apart from their effects: the
  * health gates, the end of STAGING, what a step's verdict leads to, and the
- * bake's gates after a promotion. The
- * deploy part persists and acts on what these answer.
+ * bake's gates after a promotion. The deploy part persists and acts on what
+ * these answer.
  */
 
 /** The health gates (they fire whatever the analysis says): the reason to roll back, if any. */
