@@ -69,7 +69,8 @@ export const AUDIT_ACTIONS = {
   'deploy.step': { severity: 'info', summary: 'a deployment moved to its next step' },
   'deploy.verdict': {
     severity: 'info',
-    summary: "a deployment step's analysis gave a verdict (PASS, FAIL, INCONCLUSIVE, ERROR)",
+    summary:
+      "a deployment step's analysis gave a verdict (PASS, FAIL, INCONCLUSIVE, ERROR), or a bake gate failed",
   },
   'deploy.paused': {
     severity: 'info',
@@ -82,7 +83,7 @@ export const AUDIT_ACTIONS = {
   'deploy.promoted': { severity: 'info', summary: 'a deployment was promoted (bake begins)' },
   'deploy.rolled_back': {
     severity: 'warning',
-    summary: 'a deployment was rolled back (by hand, a failed analysis or a gate)',
+    summary: 'a deployment was rolled back (by hand, a failed analysis, a gate or a bake gate)',
   },
   'deploy.finished': {
     severity: 'info',

@@ -100,6 +100,12 @@ export const DeploySchema = z
       'After promotion blue stays running this long (a rollback is then a routing change)',
       60_000,
     ),
+    bakeGates: z
+      .boolean()
+      .default(true)
+      .describe(
+        "During the bake, watch green: maxCrashes crashes within crashWindowMs, or its error or timeout rate over the bake (minSamples or more) failing the analysis rules against blue's numbers of the last step, roll back to the warm blue",
+      ),
     drainTimeoutMs: ms(
       "On abort, time green's running tasks have to finish before they go back to the queue",
       10_000,

@@ -93,17 +93,10 @@ function describe(check: MetricCheck): string {
   return `${check.name} green ${round(check.green)} vs blue ${round(check.blue)} (limit ×${check.rule.relative}, floor ${check.rule.floor})`;
 }
 
-/**
- * Judges green against blue on one window. FAIL: a critical metric fails,
- * or two others do. Crashes are judged at once (they need no samples);
- * the rest only with `minSamples` finished green attempts and after
- * `minStepDurationMs` (before that: INCONCLUSIVE, the step holds). ERROR:
- * there is nothing of blue's to compare with.
- */
-export function analyse(input: AnalysisInput, config: DeployConfig): AnalysisResult {
+/** The numbers behind a verdict, both pools side by side. */
+function numbersOf(input: AnalysisInput): Record<string, number | null> {
   const { green, blue } = input;
-  const rules = config.analysis;
-  const numbers: Record<string, number | null> = {
+  return {
     greenFinished: green.finished,
     blueFinished: blue.finished,
     greenErrorRate: round4(green.errorRate),
@@ -116,29 +109,11 @@ export function analyse(input: AnalysisInput, config: DeployConfig): AnalysisRes
     blueCrashes: blue.crashes,
     elapsedMs: input.elapsedMs,
   };
-  const crashes: MetricCheck = {
-    name: 'crashes',
-    green: green.crashes,
-    blue: blue.crashes,
-    rule: rules.crashes,
-  };
-  if (rules.crashes.critical && fails(crashes))
-    return { result: 'FAIL', reason: describe(crashes), numbers };
-  if (green.finished < config.minSamples)
-    return {
-      result: 'INCONCLUSIVE',
-      reason: `${green.finished} of ${config.minSamples} green samples`,
-      numbers,
-    };
-  if (input.elapsedMs < config.minStepDurationMs)
-    return {
-      result: 'INCONCLUSIVE',
-      reason: `step ran ${input.elapsedMs} of ${config.minStepDurationMs} ms`,
-      numbers,
-    };
-  if (blue.finished === 0)
-    return { result: 'ERROR', reason: 'no blue samples to compare green with', numbers };
-  const checks: MetricCheck[] = [
+}
+
+/** The rate checks (error and timeout rate) of green against blue. */
+function rateChecks(green: PoolWindow, blue: PoolWindow, rules: DeployConfig['analysis']) {
+  return [
     { name: 'error rate', green: green.errorRate, blue: blue.errorRate, rule: rules.errorRate },
     {
       name: 'timeout rate',
@@ -146,17 +121,15 @@ export function analyse(input: AnalysisInput, config: DeployConfig): AnalysisRes
       blue: blue.timeoutRate,
       rule: rules.timeoutRate,
     },
-    crashes,
   ];
-  const greenP95 = green.p95Ms;
-  const blueP95 = blue.p95Ms;
-  if (greenP95 !== null && blueP95 !== null)
-    checks.push({
-      name: 'p95 latency ms',
-      green: greenP95,
-      blue: blueP95,
-      rule: rules.p95LatencyMs,
-    });
+}
+
+/** FAIL when a critical check fails or two do, else PASS (noting a single non-critical miss). */
+function verdictOf(
+  checks: MetricCheck[],
+  green: PoolWindow,
+  numbers: Record<string, number | null>,
+): AnalysisResult {
   const failing = checks.filter(fails);
   const critical = failing.filter((c) => c.rule.critical);
   if (critical.length > 0 || failing.length >= 2)
@@ -170,6 +143,70 @@ export function analyse(input: AnalysisInput, config: DeployConfig): AnalysisRes
     reason: `${green.finished} green samples within limits${note}`,
     numbers,
   };
+}
+
+function tooFew(green: PoolWindow, config: DeployConfig): string | undefined {
+  return green.finished < config.minSamples
+    ? `${green.finished} of ${config.minSamples} green samples`
+    : undefined;
+}
+
+/**
+ * Judges green against blue on one window. FAIL: a critical metric fails,
+ * or two others do. Crashes are judged at once (they need no samples);
+ * the rest only with `minSamples` finished green attempts and after
+ * `minStepDurationMs` (before that: INCONCLUSIVE, the step holds). ERROR:
+ * there is nothing of blue's to compare with.
+ */
+export function analyse(input: AnalysisInput, config: DeployConfig): AnalysisResult {
+  const { green, blue } = input;
+  const rules = config.analysis;
+  const numbers = numbersOf(input);
+  const crashes: MetricCheck = {
+    name: 'crashes',
+    green: green.crashes,
+    blue: blue.crashes,
+    rule: rules.crashes,
+  };
+  if (rules.crashes.critical && fails(crashes))
+    return { result: 'FAIL', reason: describe(crashes), numbers };
+  const few = tooFew(green, config);
+  if (few) return { result: 'INCONCLUSIVE', reason: few, numbers };
+  if (input.elapsedMs < config.minStepDurationMs)
+    return {
+      result: 'INCONCLUSIVE',
+      reason: `step ran ${input.elapsedMs} of ${config.minStepDurationMs} ms`,
+      numbers,
+    };
+  if (blue.finished === 0)
+    return { result: 'ERROR', reason: 'no blue samples to compare green with', numbers };
+  const checks: MetricCheck[] = [...rateChecks(green, blue, rules), crashes];
+  const greenP95 = green.p95Ms;
+  const blueP95 = blue.p95Ms;
+  if (greenP95 !== null && blueP95 !== null)
+    checks.push({
+      name: 'p95 latency ms',
+      green: greenP95,
+      blue: blueP95,
+      rule: rules.p95LatencyMs,
+    });
+  return verdictOf(checks, green, numbers);
+}
+
+/**
+ * Judges green's bake window (since the promotion, green at 100%) on its
+ * error and timeout rates against `blue`, the baseline the last step was
+ * judged on, with the same rules as a step. Latency is not judged (green
+ * carries all the load now, blue carried part of it then) and crashes are
+ * the crash gate's. With fewer than `minSamples` finished green attempts
+ * it is INCONCLUSIVE; with no blue numbers at all blue counts as 0, so the
+ * floors are the limits.
+ */
+export function analyseBake(input: AnalysisInput, config: DeployConfig): AnalysisResult {
+  const numbers = numbersOf(input);
+  const few = tooFew(input.green, config);
+  if (few) return { result: 'INCONCLUSIVE', reason: few, numbers };
+  return verdictOf(rateChecks(input.green, input.blue, config.analysis), input.green, numbers);
 }
 
 function round4(n: number): number {

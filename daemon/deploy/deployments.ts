@@ -10,7 +10,7 @@ import type { AttemptEnd, DispatchObserver } from '../tasks/dispatcher.ts';
 import { type AnalysisResult, PoolWindow } from './analysis.ts';
 import type { DeployAuditAction, DeployDeps, DeployEvents, StartRequest } from './contract.ts';
 import { drainGreen, startGreen } from './green.ts';
-import { decide, gateReason, stagingDone } from './judge.ts';
+import { baselineOf, decide, gateReason, judgeBake, stagingDone } from './judge.ts';
 import {
   type DeployRecord,
   finishedView,
@@ -321,6 +321,7 @@ export class Deployments
     const now = this.#deps.clock.now();
     const { rec } = live;
     if (rec.state === 'promoted') {
+      if (this.#config.bakeGates && (await this.#bakeFailed(live, now))) return;
       if (now >= (rec.bakeUntil ?? now)) await this.#completePromotion(live);
       return;
     }
@@ -369,6 +370,20 @@ export class Deployments
       case 'hold':
         return;
     }
+  }
+
+  /**
+   * The bake's gates: on a failure the verdict (with the bake window's
+   * numbers) is recorded and green is rolled back to the warm blue, as a
+   * manual abort in the bake is. True when it rolled back.
+   */
+  async #bakeFailed(live: LiveDeployment, now: number): Promise<boolean> {
+    const decision = judgeBake(live, this.#config, now);
+    if (decision.next !== 'rollback') return false;
+    this.#noteVerdict(live, decision.outcome, now);
+    this.#keepNumbers(live);
+    await this.#rollBack(live, decision.reason, DAEMON);
+    return true;
   }
 
   /** Records a verdict; audited and logged when it says something new (not every held tick). */
@@ -463,6 +478,7 @@ export class Deployments
     }
     const configSpec = this.#deps.configSpec(rec.kind);
     this.#keepNumbers(live);
+    live.bakeBaseline = baselineOf(live, this.#config);
     rec.step = rec.steps.length - 1;
     rec.finishing = 'bake';
     rec.bakeUntil = this.#deps.clock.now() + this.#config.bakeTimeMs;

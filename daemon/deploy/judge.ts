@@ -1,23 +1,31 @@
 import type { Bot } from '../bots/bot.ts';
 import type { DeployConfig } from '../config/schema-deploy.ts';
-import { type AnalysisResult, analyse, PoolWindow } from './analysis.ts';
+import { type AnalysisResult, analyse, analyseBake, PoolWindow } from './analysis.ts';
 import type { LiveDeployment } from './record.ts';
 
 /**
  * The decisions of a deployment's clock, apart from their effects: the
- * health gates, the end of STAGING, and what a step's verdict leads to. The
- * deploy part persists and acts on what these answer.
+ * health gates, the end of STAGING, what a step's verdict leads to, and the
+ * bake's gates after a promotion. The deploy part persists and acts on what
+ * these answer.
  */
 
 /** The health gates (they fire whatever the analysis says): the reason to roll back, if any. */
 export function gateReason(live: LiveDeployment, c: DeployConfig, now: number): string | undefined {
   if (now - live.rec.startedAt > c.progressDeadlineMs)
     return `progress deadline: not promoted within ${c.progressDeadlineMs} ms`;
+  const crashed = crashGate(live, c, now);
+  if (crashed) return crashed;
+  if (live.greenReadyAt === null && now - live.greenStartedAt > c.healthyDeadlineMs)
+    return `no green bot became ready within healthyDeadline (${c.healthyDeadlineMs} ms)`;
+  return undefined;
+}
+
+/** `maxCrashes` green crashes within `crashWindowMs` (older crashes are forgotten). */
+function crashGate(live: LiveDeployment, c: DeployConfig, now: number): string | undefined {
   live.crashTimes = live.crashTimes.filter((t) => now - t <= c.crashWindowMs);
   if (live.crashTimes.length >= c.maxCrashes)
     return `green crashed ${live.crashTimes.length} times within ${c.crashWindowMs} ms`;
-  if (live.greenReadyAt === null && now - live.greenStartedAt > c.healthyDeadlineMs)
-    return `no green bot became ready within healthyDeadline (${c.healthyDeadlineMs} ms)`;
   return undefined;
 }
 
@@ -90,11 +98,45 @@ export function decide(live: LiveDeployment, c: DeployConfig, now: number): Deci
   }
 }
 
+/**
+ * The bake's gates (`deploy.bakeGates`), while a promoted green takes all
+ * the traffic and blue stays warm: the crash gate of the steps, and green's
+ * error and timeout rates over the bake window against the baseline of the
+ * last step (analyseBake). Either failing rolls back to blue; else it holds
+ * until the bake is over.
+ */
+export function judgeBake(
+  live: LiveDeployment,
+  c: DeployConfig,
+  now: number,
+): Extract<Decision, { next: 'rollback' | 'hold' }> {
+  const input = {
+    green: live.windows.green,
+    blue: live.bakeBaseline ?? new PoolWindow(),
+    elapsedMs: now - live.rec.stepStartedAt,
+  };
+  const outcome = analyseBake(input, c);
+  const crashed = crashGate(live, c, now);
+  const failed = crashed ?? (outcome.result === 'FAIL' ? outcome.reason : undefined);
+  if (failed === undefined) return { next: 'hold', outcome };
+  const reason = `bake gate: ${failed}`;
+  return { next: 'rollback', outcome: { ...outcome, result: 'FAIL', reason }, reason };
+}
+
+/**
+ * What green is judged against in the current step: blue in the same
+ * window, or when blue ran too little there (a 100% step) its whole
+ * deployment. A snapshot: later attempts do not change it.
+ */
+export function baselineOf(live: LiveDeployment, c: DeployConfig): PoolWindow {
+  const { blue } = live.windows;
+  return copyOf(blue.finished >= c.minSamples ? blue : live.blueTotal);
+}
+
 function analyseStep(live: LiveDeployment, c: DeployConfig, now: number): AnalysisResult {
-  const { blue, green } = live.windows;
-  // Blue ran too little in this window (a 100% step): its whole deployment is the baseline.
-  const baseline = blue.finished >= c.minSamples ? blue : copyOf(live.blueTotal);
+  const { green } = live.windows;
   try {
+    const baseline = baselineOf(live, c);
     return analyse({ green, blue: baseline, elapsedMs: now - live.rec.stepStartedAt }, c);
   } catch (error) {
     return { result: 'ERROR', reason: `analysis threw: ${String(error)}`, numbers: {} };

@@ -129,6 +129,8 @@ export interface LiveDeployment {
   holdSince: number | null;
   crashTimes: number[];
   waiting: string | undefined;
+  /** Blue's numbers the last step was judged on, kept at the promotion for the bake's gates. */
+  bakeBaseline?: PoolWindow;
 }
 
 export function freshWindows(): Windows {

@@ -4,6 +4,7 @@
  * every task ended done exactly once.
  */
 import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
 import type { Connection } from '../../client/connection.ts';
 import type { DeploymentView } from '../../protocol/deploy.ts';
 import { type DaemonHandle, FIXTURES, fixtureBot, status, waitFor } from './daemon.ts';
@@ -147,6 +148,25 @@ export async function allFinal(
 /** Attempt outcomes that count as "ran to completion" (a done result). */
 export function completions(task: TaskView): number {
   return task.history.filter((a) => a.outcome === 'done').length;
+}
+
+/**
+ * Waits until every task of a steady load (more than 100) is final and
+ * checks each ended done and ran to completion exactly once; returns their
+ * attempts.
+ */
+export async function everyTaskDoneOnce(
+  t: ExecutionContext,
+  daemon: DaemonHandle,
+  ids: readonly string[],
+): Promise<ReleasedAttempt[]> {
+  const tasks = await allFinal(daemon, ids);
+  t.true(tasks.length > 100, `${tasks.length} tasks`);
+  for (const task of tasks) {
+    t.is(task.state, 'done', `${task.id}: ${task.state}`);
+    t.is(completions(task), 1, `${task.id} ran to completion ${completions(task)} times`);
+  }
+  return tasks.flatMap((task) => task.history as ReleasedAttempt[]);
 }
 
 /**
