@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
 import type { DeploymentView } from '../../protocol/deploy.ts';
 import {
@@ -5,6 +7,7 @@ import {
   startDaemon,
   status,
   tempDir,
+  waitFor,
   waitForReadyBots,
 } from '../helpers/daemon.ts';
 import {
@@ -20,9 +23,24 @@ import {
 } from '../helpers/deploy.ts';
 import { alive, waitGone } from '../helpers/fleet.ts';
 
-/** Kills hived with SIGKILL once the deployment is in `state`; returns the pids of its green bots. */
+/** The state of the work kind's deployment as db/deployments.json holds it now. */
+function persistedState(daemon: DaemonHandle): string | undefined {
+  try {
+    const doc = JSON.parse(readFileSync(join(daemon.stateDir, 'db', 'deployments.json'), 'utf8'));
+    return (doc as { active: Record<string, { state: string }> }).active.work?.state;
+  } catch {
+    return undefined; // not written yet, or caught mid-rename
+  }
+}
+
+/**
+ * Kills hived with SIGKILL once the deployment is in `state` on disk (the
+ * view changes a moment before the record is durable; a kill in between
+ * rightly resumes the state before); returns the pids of its green bots.
+ */
 async function killAt(daemon: DaemonHandle, state: DeploymentView['state']): Promise<number[]> {
   await waitDeploy(daemon, (v) => v.state === state, { what: `state ${state}` });
+  await waitFor(() => persistedState(daemon) === state, { what: `state ${state} on disk` });
   const pids = (await status(daemon)).bots
     .filter((b) => b.name.startsWith('work-g'))
     .map((b) => b.pid)
