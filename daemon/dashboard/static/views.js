@@ -203,7 +203,7 @@ export function renderQueue(top) {
 }
 
 export function renderDead(answer, onRequeue) {
-  rowsOrEmpty($('#dead-table tbody'), answer.tasks ?? [], 5, 'no dead letters', (t) =>
+  rowsOrEmpty($('#dead-table tbody'), answer.tasks ?? [], 5, 'no dead tasks', (t) =>
     h(
       'tr',
       { 'data-task': t.id },
