@@ -36,7 +36,7 @@ import {
   runSteps,
 } from './daemon-base.ts';
 import { mountDashboard } from './dashboard/dashboard.ts';
-import { commandSource } from './dashboard/sources.ts';
+import { commandSource, deadMessagesSource } from './dashboard/sources.ts';
 import { registerModeCommands } from './degradation/commands.ts';
 import { Degradation, EMPTY_MODE_DOC, type ModeDoc } from './degradation/degradation.ts';
 import { SystemSampler } from './degradation/sampler.ts';
@@ -580,6 +580,7 @@ async function runDaemon(ground: Ground, state: State, queue: TaskQueue): Promis
       subscribe: (poke) => parts.deployments.on('changed', poke),
     }),
   );
+  dashboard?.add(deadMessagesSource(router, messages));
   const server = new ControlServer(
     { socketPath: paths.socket, runDir: paths.runDir, ...config.ipc },
     { router, log: logs.part('ipc') },

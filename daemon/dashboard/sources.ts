@@ -11,6 +11,8 @@ import type { Degradation } from '../degradation/degradation.ts';
 import type { Health } from '../health/health.ts';
 import { onTopChange } from '../health/top.ts';
 import type { CommandContext, CommandRouter } from '../ipc/router.ts';
+import { DEAD_STATES } from '../messenger/commands.ts';
+import type { MessageStore } from '../messenger/store.ts';
 import type { RecoveryService } from '../recovery/recovery.ts';
 import type { TaskQueue } from '../tasks/task-queue.ts';
 import type { ViewSource } from './live-hub.ts';
@@ -66,7 +68,7 @@ const all =
     for (const off of offs) off();
   };
 
-/** How many entries the audit view and the dead-letter view hold (newest first). */
+/** How many entries the audit view and the dead-letter views hold (newest first). */
 export const VIEW_ROWS = 100;
 
 /** The audit view's own push gap (BENCHMARKS.md 13: the costliest view under load). */
@@ -111,4 +113,21 @@ export function coreSources(router: CommandRouter, parts: DashboardParts): ViewS
       minGapMs: AUDIT_VIEW_GAP_MS,
     }),
   ];
+}
+
+/**
+ * The messenger's dead letters (`msg.dead`: dead and expired messages), refreshed when a
+ * message becomes one or leaves them (a requeue). main.ts adds it: the messenger is not
+ * one of the core parts.
+ */
+export function deadMessagesSource(router: CommandRouter, messages: MessageStore): ViewSource {
+  return commandSource(router, {
+    name: 'deadMessages',
+    cmd: 'msg.dead',
+    args: { limit: VIEW_ROWS },
+    subscribe: (poke) =>
+      messages.on('changed', ({ message, from }) => {
+        if (DEAD_STATES.has(message.state) || (from !== undefined && DEAD_STATES.has(from))) poke();
+      }),
+  });
 }

@@ -45,7 +45,8 @@ export interface MessengerCommandDeps {
 }
 
 const messageId = z.string().min(1).max(64);
-const DEAD_STATES: ReadonlySet<MessageState> = new Set(['dead', 'expired']);
+/** The states of a dead letter (`msg.dead` lists them; `msg.requeue` sends one back). */
+export const DEAD_STATES: ReadonlySet<MessageState> = new Set(['dead', 'expired']);
 
 export function registerMessengerCommands(router: CommandRouter, deps: MessengerCommandDeps): void {
   const { messenger, store } = deps;

@@ -22,9 +22,11 @@ import {
   fixtureBot,
   ROOT,
   startDaemon,
+  tempDir,
   waitFor,
   waitForReadyBots,
 } from '../helpers/daemon.ts';
+import { handled, send, talkerBot, waitMessage } from '../helpers/messages.ts';
 
 const test = anyTest as TestFn<{ browser: Browser }>;
 const browserTest = HAVE_CHROMIUM ? test.serial : test.serial.skip;
@@ -284,6 +286,71 @@ browserTest(
     );
     t.is(await page.locator('#chat-log .chat-line').count(), 62);
     t.is(await page.locator('#chat-log .chat-line[data-seq="1"]').textContent(), 'what is 1 + 1');
+  },
+);
+
+browserTest(
+  "the messenger's dead letters show up live with their reasons; requeue sends one back to its inbox",
+  async (t) => {
+    const log = join(tempDir(t), 'talker.log');
+    // No sink bot at first: its messages wait in the kind's inbox.
+    const { page, daemon } = await dashboard(t, {
+      bots: { sink: talkerBot(log, { instances: 0 }) },
+    });
+    await page.keyboard.press('2');
+    await page
+      .locator('#dead-messages-table td', { hasText: 'no dead messages' })
+      .waitFor({ timeout: UI_TIMEOUT });
+    await page.evaluate(() => {
+      (globalThis as unknown as { notReloaded: boolean }).notReloaded = true;
+    });
+    const row = (id: string) => page.locator(`#dead-messages-table tr[data-message="${id}"]`);
+
+    // One expires in the inbox (nobody to take it), the other is refused by the bot.
+    const expired = await send(daemon, 'sink', { op: 'echo' }, { ttlMs: 1500 });
+    const rejected = await send(daemon, 'sink', { op: 'reject' }, { priority: 1 });
+    await row(expired.id).locator('td[data-reason="expired"]').waitFor({ timeout: UI_TIMEOUT });
+    await daemon.call('bots.scale', { kind: 'sink', instances: 1 });
+    await row(rejected.id).locator('td[data-reason="rejected"]').waitFor({ timeout: UI_TIMEOUT });
+    const [id, to, from, priority, deliveries, reason, why, age] = await row(rejected.id)
+      .locator('td')
+      .allTextContents();
+    t.deepEqual(
+      { id, to, priority, reason, why },
+      {
+        id: rejected.id,
+        to: 'kind:sink',
+        priority: 'P1',
+        reason: 'rejected',
+        why: 'this message can never be handled',
+      },
+    );
+    t.regex(from ?? '', /^@op:/, 'from the operator who sent it');
+    t.regex(deliveries ?? '', /^1 of \d+$/, 'delivered once');
+    t.regex(age ?? '', /^\d+s$/, 'its age');
+    await screenshot(t, page, 'dead-messages');
+
+    await row(expired.id).getByRole('button', { name: 'requeue' }).click();
+    t.regex(
+      await feedback(page, /requeue message/),
+      new RegExp(`✓ requeue message ${expired.id}: done`),
+    );
+    // Back in its inbox with a fresh TTL: the sink bot (ready now) takes it.
+    await row(expired.id).waitFor({ state: 'detached', timeout: UI_TIMEOUT });
+    await waitMessage(daemon, expired.id, (m) => m.state === 'acked', 'the requeued message acked');
+    t.true(handled(log).some((m) => m.id === expired.id));
+    t.is(await row(rejected.id).count(), 1, 'the other dead letter stays');
+    t.true(
+      await page.evaluate(
+        () => (globalThis as unknown as { notReloaded?: boolean }).notReloaded === true,
+      ),
+      'the page was not reloaded',
+    );
+    const { entries } = (await daemon.call('audit.query', {
+      action: 'command.msg.requeue',
+      limit: 5,
+    })) as { entries: { actor: string; actorType: string; target?: string }[] };
+    t.like(entries, [{ actor: 'web', actorType: 'web' }]);
   },
 );
 

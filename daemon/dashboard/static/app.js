@@ -14,6 +14,7 @@ import {
   renderBackups,
   renderDaemon,
   renderDead,
+  renderDeadMessages,
   renderQueue,
 } from './views.js';
 
@@ -23,6 +24,8 @@ const state = {
   top: null,
   status: null,
   audit: [],
+  /** The messenger's dead letters, as the last `deadMessages` frame had them. */
+  deadMessages: [],
   selected: null,
   /** Per bot: CPU and RSS samples for the sparklines and the detail chart. */
   history: new Map(),
@@ -56,6 +59,7 @@ function showView(name) {
   for (const link of document.querySelectorAll('nav a[data-view]'))
     link.classList.toggle('active', link.getAttribute('data-view') === view);
   if (location.hash !== `#${view}`) history.replaceState(null, '', `#${view}`);
+  if (view === 'queue') showDeadMessages();
   if (view === 'deployments') void loadDeployments();
   if (view === 'chat') refreshConversation();
   document.title = `hive · ${$(`#view-${view}`).dataset.title}`;
@@ -150,6 +154,21 @@ function moveSelection(step) {
   selectBot(names[(at + step + names.length) % names.length]);
 }
 
+// ---- dead messages ----
+
+function showDeadMessages() {
+  renderDeadMessages(
+    state.deadMessages,
+    Date.now(),
+    (id) => void act(`requeue message ${id}`, 'msg.requeue', { id }),
+  );
+}
+
+function onDeadMessages(answer) {
+  state.deadMessages = answer.messages ?? [];
+  showDeadMessages();
+}
+
 // ---- live feed ----
 
 function onTop(top) {
@@ -168,6 +187,8 @@ function onTop(top) {
   }
   renderBots();
   renderQueue(top);
+  // The ages tick while the queue view is open.
+  if (!$('#view-queue').hidden) showDeadMessages();
   const selected = top.bots.find((b) => b.name === state.selected);
   if (selected && sampled)
     state.charts.bot?.push(
@@ -329,6 +350,7 @@ function start() {
       top: onTop,
       status: onStatus,
       dead: (answer) => renderDead(answer, (id) => void act(`requeue ${id}`, 'task.retry', { id })),
+      deadMessages: onDeadMessages,
       backups: (answer) =>
         renderBackups(answer, (id) => void act(`verify ${id}`, 'backup.verify', { id })),
       audit: (answer) => {

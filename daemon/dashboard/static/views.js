@@ -20,8 +20,8 @@ export function replaceRows(tbody, rows) {
 }
 
 /** Fills `tbody` with a row per item, or one line that says there are none. */
-function rowsOrEmpty(tbody, items, columns, emptyText, toRow) {
-  replaceRows(
+function rowsOrEmpty(tbody, items, columns, emptyText, toRow, fill = replaceRows) {
+  fill(
     tbody,
     items.length === 0
       ? [h('tr', {}, h('td', { colspan: columns, class: 'muted' }, emptyText))]
@@ -203,7 +203,7 @@ export function renderQueue(top) {
 }
 
 export function renderDead(answer, onRequeue) {
-  rowsOrEmpty($('#dead-table tbody'), answer.tasks ?? [], 5, 'no dead letters', (t) =>
+  rowsOrEmpty($('#dead-table tbody'), answer.tasks ?? [], 5, 'no dead tasks', (t) =>
     h(
       'tr',
       { 'data-task': t.id },
@@ -214,6 +214,32 @@ export function renderDead(answer, onRequeue) {
       h('td', {}, h('button', { type: 'button', onclick: () => onRequeue(t.id) }, 'requeue')),
     ),
   );
+}
+
+/** Where a dead message was going: its inbox, and the topic it was sent to. */
+const inboxOf = (m) => (m.topic === undefined ? m.address : `${m.address} (topic ${m.topic})`);
+
+/**
+ * The messenger's dead letters (`msg.dead`), ages as of `now`. Rows are patched in place
+ * (the ages tick on every status frame) so a requeue click is not lost to a redraw.
+ */
+export function renderDeadMessages(messages, now, onRequeue) {
+  const tbody = $('#dead-messages-table tbody');
+  const toRow = (m) =>
+    h(
+      'tr',
+      { 'data-message': m.id, 'data-key': m.id },
+      h('td', {}, m.id),
+      h('td', {}, inboxOf(m)),
+      h('td', {}, m.from),
+      h('td', {}, `P${m.priority}`),
+      h('td', {}, `${m.deliveries} of ${m.maxDeliveries}`),
+      h('td', { class: 'state bad', 'data-reason': m.dead?.reason }, m.dead?.reason ?? m.state),
+      h('td', {}, m.dead?.message ?? '-'),
+      h('td', {}, duration(Math.max(0, now - (m.dead?.at ?? m.updatedAt)))),
+      h('td', {}, h('button', { type: 'button', onclick: () => onRequeue(m.id) }, 'requeue')),
+    );
+  rowsOrEmpty(tbody, messages, 9, 'no dead messages', toRow, patchRows);
 }
 
 const fixed = (n, digits = 3) => (typeof n === 'number' ? n.toFixed(digits) : '-');
