@@ -404,9 +404,11 @@ export const ConfigSchema = z.strictObject({
         .boolean()
         .default(true)
         .describe('Record read-only commands too (their answers do not wait for the write)'),
+      // 5 s, not less: on a loaded machine one fdatasync can stall past a
+      // second (seen at load 20 on 2 cores), and that is not a broken disk.
       writeTimeoutMs: positive(
         'A write (with its fdatasync) that takes longer counts as failed',
-        800,
+        5000,
       ),
       retryIntervalMs: positive('How often a trail that cannot be written is tried again', 1000),
       backlogMax: positive('Entries kept in memory while the trail cannot be written', 10_000),
