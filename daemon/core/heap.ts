@@ -1,7 +1,45 @@
+type Place<T> = (item: T, at: number) => void;
+
+/** Moves `items[start]` towards the root while its key is smaller; says whether it moved. */
+function siftUp<T>(items: T[], start: number, key: (item: T) => number, place: Place<T>): boolean {
+  const item = items[start] as T;
+  const k = key(item);
+  let i = start;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (key(items[parent] as T) <= k) break;
+    place(items[parent] as T, i);
+    i = parent;
+  }
+  place(item, i);
+  return i !== start;
+}
+
+/** Moves `items[start]` towards the leaves while a child's key is smaller. */
+function siftDown<T>(items: T[], start: number, key: (item: T) => number, place: Place<T>): void {
+  const item = items[start] as T;
+  const k = key(item);
+  let i = start;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= items.length) break;
+    const right = left + 1;
+    const child =
+      right < items.length && key(items[right] as T) < key(items[left] as T) ? right : left;
+    if (key(items[child] as T) >= k) break;
+    place(items[child] as T, i);
+    i = child;
+  }
+  place(item, i);
+}
+
 /** A binary min-heap ordered by a numeric key (deadlines, retry times). */
 export class MinHeap<T> {
   readonly #key: (item: T) => number;
   #items: T[] = [];
+  readonly #place: Place<T> = (item, at) => {
+    this.#items[at] = item;
+  };
 
   constructor(key: (item: T) => number) {
     this.#key = key;
@@ -16,17 +54,8 @@ export class MinHeap<T> {
   }
 
   push(item: T): void {
-    const items = this.#items;
-    items.push(item);
-    let i = items.length - 1;
-    const k = this.#key(item);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (this.#key(items[parent] as T) <= k) break;
-      items[i] = items[parent] as T;
-      i = parent;
-    }
-    items[i] = item;
+    this.#items.push(item);
+    siftUp(this.#items, this.#items.length - 1, this.#key, this.#place);
   }
 
   pop(): T | undefined {
@@ -34,21 +63,8 @@ export class MinHeap<T> {
     const top = items[0];
     const last = items.pop();
     if (items.length === 0 || last === undefined) return top;
-    let i = 0;
-    const k = this.#key(last);
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= items.length) break;
-      const right = left + 1;
-      const child =
-        right < items.length && this.#key(items[right] as T) < this.#key(items[left] as T)
-          ? right
-          : left;
-      if (this.#key(items[child] as T) >= k) break;
-      items[i] = items[child] as T;
-      i = child;
-    }
-    items[i] = last;
+    items[0] = last;
+    siftDown(items, 0, this.#key, this.#place);
     return top;
   }
 }
@@ -94,7 +110,7 @@ export class KeyedMinHeap<T> {
     }
     this.#items.push(item);
     this.#at.set(id, this.#items.length - 1);
-    this.#up(this.#items.length - 1);
+    siftUp(this.#items, this.#items.length - 1, this.#key, this.#place);
   }
 
   pop(): T | undefined {
@@ -116,46 +132,12 @@ export class KeyedMinHeap<T> {
   }
 
   #fix(at: number): void {
-    if (!this.#up(at)) this.#down(at);
+    if (!siftUp(this.#items, at, this.#key, this.#place))
+      siftDown(this.#items, at, this.#key, this.#place);
   }
 
-  #up(start: number): boolean {
-    const items = this.#items;
-    const item = items[start] as T;
-    const k = this.#key(item);
-    let i = start;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (this.#key(items[parent] as T) <= k) break;
-      this.#place(items[parent] as T, i);
-      i = parent;
-    }
-    this.#place(item, i);
-    return i !== start;
-  }
-
-  #down(start: number): void {
-    const items = this.#items;
-    const item = items[start] as T;
-    const k = this.#key(item);
-    let i = start;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= items.length) break;
-      const right = left + 1;
-      const child =
-        right < items.length && this.#key(items[right] as T) < this.#key(items[left] as T)
-          ? right
-          : left;
-      if (this.#key(items[child] as T) >= k) break;
-      this.#place(items[child] as T, i);
-      i = child;
-    }
-    this.#place(item, i);
-  }
-
-  #place(item: T, at: number): void {
+  readonly #place: Place<T> = (item, at) => {
     this.#items[at] = item;
     this.#at.set(this.#idOf(item), at);
-  }
+  };
 }
