@@ -1,26 +1,25 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import test from 'ava';
-import { FIXTURES, fixtureBot, startDaemon, waitFor, waitForReadyBots } from '../helpers/daemon.ts';
+import {
+  fixtureBot,
+  hasPython,
+  pythonBot,
+  startDaemon,
+  waitFor,
+  waitForReadyBots,
+} from '../helpers/daemon.ts';
 import { alive, bot, readLog, submit, waitFinal } from '../helpers/fleet.ts';
 
-const hasPython = spawnSync('python3', ['--version']).status === 0;
-const pythonTest = hasPython ? test : test.skip;
+const pythonTest = hasPython() ? test : test.skip;
 
 const fastHeartbeats = { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 700, stopTimeoutMs: 3_000 };
 
 pythonTest(
-  `a python3 bot speaks JSON lines on stdin/stdout end to end${hasPython ? '' : ' (skipped: python3 not found on PATH)'}`,
+  `a python3 bot speaks JSON lines on stdin/stdout end to end${hasPython() ? '' : ' (skipped: python3 not found on PATH)'}`,
   async (t) => {
     const daemon = await startDaemon(t, {
       config: {
         bots: {
-          py: fixtureBot('stdio-bot.py', {
-            command: 'python3',
-            args: [join(FIXTURES, 'stdio-bot.py')],
-            taskTypes: ['upper'],
-            ...fastHeartbeats,
-          }),
+          py: pythonBot(fastHeartbeats),
         },
       },
     });

@@ -2,7 +2,7 @@
  * Test helpers that run the real thing: a real `hived` process on a temp
  * state directory, talked to over its real Unix socket.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -87,6 +87,23 @@ export function fixtureBot(
     restart: { initialDelayMs: 50, maxDelayMs: 500 },
     ...extra,
   };
+}
+
+let python: boolean | undefined;
+/** Whether python3 is on PATH (asked once, and only by the tests that need it). */
+export function hasPython(): boolean {
+  python ??= spawnSync('python3', ['--version']).status === 0;
+  return python;
+}
+
+/** The Python fixture bot speaking JSON lines on stdin/stdout (task type `upper`). */
+export function pythonBot(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return fixtureBot('stdio-bot.py', {
+    command: 'python3',
+    args: [join(FIXTURES, 'stdio-bot.py')],
+    taskTypes: ['upper'],
+    ...extra,
+  });
 }
 
 /** The sample echo bot with test-friendly timings. */

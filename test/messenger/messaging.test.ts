@@ -3,13 +3,12 @@
  * operator's `hive msg` commands, a Python bot on JSON lines, and what a
  * full inbox does.
  */
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import test from 'ava';
 import { trailEntries } from '../helpers/audit.ts';
 import {
-  FIXTURES,
-  fixtureBot,
+  hasPython,
+  pythonBot,
   runHive,
   startDaemon,
   tempDir,
@@ -18,8 +17,6 @@ import {
 } from '../helpers/daemon.ts';
 import { errorCode, gate, submit, waitFinal } from '../helpers/fleet.ts';
 import { handled, message, send, talkerBot, waitMessage } from '../helpers/messages.ts';
-
-const hasPython = spawnSync('python3', ['--version']).status === 0;
 
 test('bots talk through the SDK; a topic reaches each subscribed kind once; hive msg send --wait streams the reply', async (t) => {
   const log = join(tempDir(t), 'talker.log');
@@ -149,17 +146,13 @@ test('a full inbox evicts the least urgent, oldest message (a P0 too, with a rec
   t.regex(shown.stdout, /dead: +maxlen: evicted from the full inbox bot:sink-0/);
 });
 
-(hasPython ? test : test.skip)(
-  `a Python bot on JSON lines receives, acks and replies${hasPython ? '' : ' (skipped: no python3)'}`,
+(hasPython() ? test : test.skip)(
+  `a Python bot on JSON lines receives, acks and replies${hasPython() ? '' : ' (skipped: no python3)'}`,
   async (t) => {
     const daemon = await startDaemon(t, {
       config: {
         bots: {
-          py: fixtureBot('stdio-bot.py', {
-            command: 'python3',
-            args: [join(FIXTURES, 'stdio-bot.py')],
-            taskTypes: ['upper'],
-          }),
+          py: pythonBot(),
         },
       },
     });
